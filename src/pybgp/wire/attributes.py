@@ -1,40 +1,88 @@
-"""Path attributes (RFC 4271 section 4.3 and 5, and extensions), decoded into one frozen set.
+"""Path attributes (RFC 4271 section 4.3 and 5, and extensions), decoded into one frozen, interned set.
 
-Owns: `PathAttributes`, the interned attribute set every route points to, its parts
-(`AsPathSegment`, `Aggregator`, `RawAttribute`), and the `MpReach` / `MpUnreach` carriers.
-Never does: hold NLRI inside `PathAttributes` (MP_REACH/MP_UNREACH carry prefixes, so they live on
-the `Update`, not in the shared set), or any policy.
+Owns: `PathAttributes`, the interned attribute set every route points to, its parts (`Aggregator`,
+`RawAttribute`, re-exported `AsPathSegment`, `LargeCommunity`, `MpReach`, `MpUnreach`), the walk over
+an attribute list driven by `attrspec.ATTRIBUTE_SPECS`, interning, and
+`decode_path_attributes` / `encode_path_attributes` with RFC 7606 error handling.
+Never does: hold NLRI inside `PathAttributes` (MP_REACH/MP_UNREACH carry prefixes, so they live on the
+`Update`, not in the shared set), or any policy.
 
-TYPE CONTRACT (fixed: FSM, RIB and daemon code against these fields). The codec may add fields
-needed for byte-exact re-encoding (attribute order, extended-length bits) as long as the semantic
-fields below keep their names and types.
+TYPE CONTRACT (fixed: FSM, RIB and daemon code against these fields). Added for byte-exact re-encoding:
+`PathAttributes.wire` (not part of equality or hashing), `MpReach.flags` / `MpUnreach.flags`.
+
+Path attribute (RFC 4271 section 4.3):
+
+    +-----------------+-----------------+------------------------------+------------------+
+    | Attr. Flags (1) | Attr. Type (1)  | Length (1, or 2 if Ext. Len) | Value (Length)   |
+    +-----------------+-----------------+------------------------------+------------------+
+    Flags: Optional 0x80, Transitive 0x40, Partial 0x20, Extended Length 0x10.
+
+Byte-exactness: a decoded set remembers its received bytes (`WireImage`); `encode_path_attributes`
+writes them back unchanged as long as the semantic fields still equal what was decoded and the context
+has the same AS width. Anything else is encoded canonically (RFC 7606 section 5.1 order: MP_UNREACH,
+MP_REACH, then ascending type code; Extended Length only when the value needs it).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import NamedTuple
+import struct
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
-from pybgp.wire.constants import AsPathSegmentType, Origin
+from pybgp.wire.aspath import AsPathSegment as AsPathSegment
+from pybgp.wire.aspath import (
+    as4_path_segments,
+    encode_as_path,
+    merge_as4_path,
+    needs_as4_path,
+)
+from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
+from pybgp.wire.attrspec import Aggregator as Aggregator
+from pybgp.wire.attrspec import encode_aggregator
+from pybgp.wire.communities import LargeCommunity as LargeCommunity
+from pybgp.wire.communities import (
+    encode_communities,
+    encode_extended_communities,
+    encode_large_communities,
+)
+from pybgp.wire.constants import AS_TRANS, AttrCode, AttrFlag, NotificationCode, Origin, UpdateSubcode
+from pybgp.wire.context import WireContext
+from pybgp.wire.errors import (
+    LocalUsageError,
+    MalformedAttribute,
+    NotificationError,
+    UpdateAction,
+    UpdateFault,
+)
+from pybgp.wire.mp import IPAddress as IPAddress
+from pybgp.wire.mp import MpReach as MpReach
+from pybgp.wire.mp import MpUnreach as MpUnreach
+from pybgp.wire.mp import decode_mp_reach, decode_mp_unreach, encode_mp_reach, encode_mp_unreach
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+__all__ = [
+    "ATTRIBUTE_SPECS",
+    "EMPTY_ATTRIBUTES",
+    "Aggregator",
+    "AsPathSegment",
+    "IPAddress",
+    "LargeCommunity",
+    "MpReach",
+    "MpUnreach",
+    "PathAttributes",
+    "RawAttribute",
+    "WireImage",
+    "clear_intern_cache",
+    "decode_path_attributes",
+    "encode_path_attributes",
+    "for_readvertisement",
+    "strongest_fault",
+]
 
-
-class AsPathSegment(NamedTuple):
-    type: AsPathSegmentType
-    asns: tuple[int, ...]
-
-
-class Aggregator(NamedTuple):
-    asn: int
-    address: ipaddress.IPv4Address
-
-
-class LargeCommunity(NamedTuple):
-    global_admin: int
-    local_data1: int
-    local_data2: int
+_OPT = int(AttrFlag.OPTIONAL)
+_TRANS = int(AttrFlag.TRANSITIVE)
+_EXT = int(AttrFlag.EXTENDED_LENGTH)
+_U32 = struct.Struct("!I")
 
 
 class RawAttribute(NamedTuple):
@@ -45,12 +93,23 @@ class RawAttribute(NamedTuple):
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class WireImage:
+    """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
+    where MP_REACH/MP_UNREACH sat, plus the semantic values and AS width they were read with."""
+
+    semantic: tuple[object, ...]
+    parts: tuple[bytes | int, ...]
+    as4: bool
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PathAttributes:
     """The attributes of a path except MP_REACH/MP_UNREACH. Hashable, meant to be interned.
 
     `as_path` is the effective path: with a 2-octet peer the codec merges AS_PATH and AS4_PATH per
     RFC 6793 section 4.2.3. Communities are 32-bit ints, extended communities 64-bit ints.
+    `wire` is the received encoding (see the module docstring); it never takes part in equality.
     """
 
     origin: Origin | None = None
@@ -67,31 +126,344 @@ class PathAttributes:
     cluster_list: tuple[ipaddress.IPv4Address, ...] = ()
     otc: int | None = None
     unknown: tuple[RawAttribute, ...] = ()
+    wire: WireImage | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MpReach:
-    """MP_REACH_NLRI (RFC 4760 section 3).
+EMPTY_ATTRIBUTES = PathAttributes()
+"""Returned (this very object) when an attribute section holds nothing but MP_REACH/MP_UNREACH."""
 
-    For IPv4/IPv6 unicast, `next_hops` holds one address, or for IPv6 a global and a link-local one
-    (RFC 2545 section 3), and `nlri` the prefixes. For families we do not interpret, `nlri` is empty
-    and `raw_next_hop` / `raw_nlri` keep the bytes exactly.
+
+def _semantic(a: PathAttributes) -> tuple[object, ...]:
+    return (
+        a.origin, a.as_path, a.next_hop, a.med, a.local_pref, a.atomic_aggregate, a.aggregator,
+        a.communities, a.extended_communities, a.large_communities, a.originator_id, a.cluster_list,
+        a.otc, a.unknown,
+    )  # fmt: skip
+
+
+_TAW = UpdateAction.TREAT_AS_WITHDRAW
+_DISCARD = UpdateAction.ATTRIBUTE_DISCARD
+_MP_CODES = (AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI)
+_STRENGTH = {action: i for i, action in enumerate(UpdateAction)}
+
+
+def strongest_fault(a: UpdateFault | None, b: UpdateFault | None) -> UpdateFault | None:
+    """The fault whose RFC 7606 action is stronger (the first one on a tie)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return b if _STRENGTH[b.action] > _STRENGTH[a.action] else a
+
+
+def _fault(
+    action: UpdateAction, subcode: int, reason: str, code: int | None, data: bytes = b""
+) -> UpdateFault:
+    return UpdateFault(
+        action=action,
+        code=NotificationCode.UPDATE_MESSAGE_ERROR,
+        subcode=subcode or UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+        data=data,
+        reason=reason,
+        attr_code=code,
+    )
+
+
+# --- interning ----------------------------------------------------------------------------------------
+
+_CacheEntry = tuple[PathAttributes, UpdateFault | None, int]
+_CACHE: dict[tuple[bool, bool, tuple[bytes | int, ...]], _CacheEntry] = {}
+INTERN_CACHE_SIZE = 1 << 17
+"""Bound on distinct attribute sets remembered; the oldest is forgotten first beyond it."""
+
+
+def clear_intern_cache() -> None:
+    """Forget every interned attribute set (tests; a daemon never needs it)."""
+    _CACHE.clear()
+
+
+def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireContext) -> _CacheEntry:
+    """Decode the non-MP attributes at `spans` (flags, code, value start, value end) of `buf`."""
+    values: dict[str, Any] = {}
+    unknown: list[RawAttribute] = []
+    fault: UpdateFault | None = None
+    seen = 0
+    for flags, code, start, end in spans:
+        value = buf[start:end]
+        raw = buf[start - (4 if flags & _EXT else 3) : end]
+        bit = 1 << code
+        if seen & bit:
+            # RFC 7606 section 3 g: all but the first occurrence are discarded.
+            fault = strongest_fault(fault, _fault(_DISCARD, 1, f"duplicate attribute {code}", code, raw))
+            continue
+        seen |= bit
+        spec = ATTRIBUTE_SPECS.get(code)
+        if spec is None:
+            if not flags & _OPT:
+                # RFC 4271 section 6.3 asks for NOTIFICATION 3/2 here; like BIRD we apply RFC 7606's
+                # gentler treat-as-withdraw so one odd route does not reset the session.
+                reason = f"unrecognized well-known attribute {code}"
+                fault = strongest_fault(
+                    fault, _fault(_TAW, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, reason, code, raw)
+                )
+            else:
+                unknown.append(RawAttribute(flags, code, value))
+            continue
+        if (flags & (_OPT | _TRANS)) != spec.flags:
+            # RFC 7606 section 3 c: Optional/Transitive bits in conflict -> the attribute's own action.
+            reason = f"attribute {code} flags 0x{flags:02x} conflict with its definition"
+            fault = strongest_fault(
+                fault, _fault(spec.on_error, UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, reason, code, raw)
+            )
+            continue
+        if spec.ibgp_only and not ctx.ibgp:
+            # RFC 7606 sections 7.5, 7.9, 7.10: from an external peer these are discarded.
+            reason = f"attribute {code} from an external peer discarded"
+            fault = strongest_fault(
+                fault, _fault(_DISCARD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason, code, raw)
+            )
+            continue
+        try:
+            values[spec.name] = spec.decode(value, ctx)
+        except MalformedAttribute as exc:
+            fault = strongest_fault(fault, _fault(spec.on_error, exc.subcode, exc.reason, code, raw))
+        except (ValueError, IndexError, struct.error) as exc:
+            fault = strongest_fault(fault, _fault(spec.on_error, 0, f"attribute {code}: {exc}", code, raw))
+    as4_path = values.pop("as4_path", None)
+    as4_aggregator = values.pop("as4_aggregator", None)
+    if not ctx.as4:
+        # RFC 6793 section 4.2.3: an AGGREGATOR with a real 2-octet ASN means AS4_* are stale; ignore them.
+        agg = values.get("aggregator")
+        if agg is None or agg.asn == AS_TRANS:
+            if as4_aggregator is not None:
+                values["aggregator"] = as4_aggregator
+            if as4_path is not None and "as_path" in values:
+                values["as_path"] = merge_as4_path(values["as_path"], as4_path_segments(as4_path))
+    # With a NEW peer (ctx.as4) AS4_PATH / AS4_AGGREGATOR are discarded (RFC 6793 section 4.1).
+    if unknown:
+        values["unknown"] = tuple(unknown)
+    return PathAttributes(**values), fault, seen
+
+
+def decode_path_attributes(
+    data: bytes | memoryview, ctx: WireContext, *, has_nlri: bool = False
+) -> tuple[PathAttributes, MpReach | None, MpUnreach | None, UpdateFault | None]:
+    """Decode a Path Attributes field. Raises only `WireError`; RFC 7606 outcomes come back as the fault.
+
+    `has_nlri` says the UPDATE carries IPv4 NLRI in its classic field, which makes ORIGIN, AS_PATH and
+    NEXT_HOP mandatory; MP_REACH_NLRI with prefixes makes ORIGIN and AS_PATH mandatory (RFC 4760 section 3,
+    RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object.
     """
+    buf = bytes(data)
+    n = len(buf)
+    i = 0
+    spans: list[tuple[int, int, int, int]] = []
+    parts: list[bytes | int] = []
+    mp_spans: list[tuple[int, int, int, int]] = []
+    run_start = 0
+    fault: UpdateFault | None = None
+    while i < n:
+        flags = buf[i]
+        hdr = 4 if flags & _EXT else 3
+        if i + hdr > n:
+            # RFC 7606 section 4: too few octets for a header -> treat-as-withdraw.
+            fault = _fault(_TAW, 1, "attribute header overruns the Path Attributes field", None, buf[i:])
+            break
+        code = buf[i + 1]
+        length = (buf[i + 2] << 8) | buf[i + 3] if hdr == 4 else buf[i + 2]
+        start = i + hdr
+        end = start + length
+        if end > n:
+            # RFC 7606 section 4: the last attribute overruns the field -> treat-as-withdraw.
+            fault = _fault(
+                _TAW,
+                UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
+                f"attribute {code} overruns the field",
+                code,
+                buf[i:],
+            )
+            break
+        if code == AttrCode.MP_REACH_NLRI or code == AttrCode.MP_UNREACH_NLRI:
+            if i > run_start:
+                parts.append(buf[run_start:i])
+            parts.append(code)
+            run_start = end
+            mp_spans.append((flags, code, start, end))
+        else:
+            spans.append((flags, code, start, end))
+        i = end
+    if n > run_start:
+        parts.append(buf[run_start:])  # includes an overrunning tail, so a capture re-encodes exactly
+    key = (ctx.as4, ctx.ibgp, tuple(parts))
+    entry = _CACHE.get(key)
+    if entry is None:
+        if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
+            attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
+            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), tuple(parts), ctx.as4))
+        else:
+            attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
+        entry = (attrs, plain_fault, seen)
+        if len(_CACHE) >= INTERN_CACHE_SIZE:
+            del _CACHE[next(iter(_CACHE))]
+        _CACHE[key] = entry
+    attrs, plain_fault, seen = entry
+    fault = strongest_fault(plain_fault, fault)
 
-    afi: int
-    safi: int
-    next_hops: tuple[IPAddress, ...] = ()
-    nlri: tuple[object, ...] = ()  # tuple[Prefix, ...] for IPv4/IPv6 unicast
-    raw_next_hop: bytes = b""
-    raw_nlri: bytes = b""
-    reserved: int = 0
+    mp_reach: MpReach | None = None
+    mp_unreach: MpUnreach | None = None
+    for flags, code, start, end in mp_spans:
+        if code == AttrCode.MP_REACH_NLRI:
+            if mp_reach is not None:
+                # RFC 7606 section 3 g: a repeated MP_REACH_NLRI/MP_UNREACH_NLRI means a session reset.
+                raise NotificationError(
+                    3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="MP_REACH_NLRI repeated"
+                )
+            mp_reach, bad = decode_mp_reach(buf[start:end], ctx, flags)
+            if bad is not None:
+                raw = buf[start - (4 if flags & _EXT else 3) : end]
+                fault = strongest_fault(
+                    fault, _fault(_TAW, UpdateSubcode.OPTIONAL_ATTRIBUTE_ERROR, bad.reason, code, raw)
+                )
+        else:
+            if mp_unreach is not None:
+                raise NotificationError(
+                    3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="MP_UNREACH_NLRI repeated"
+                )
+            mp_unreach = decode_mp_unreach(buf[start:end], ctx, flags)
+
+    reach_nlri = mp_reach is not None and bool(mp_reach.nlri or mp_reach.raw_nlri)
+    if has_nlri or reach_nlri:
+        # RFC 7606 section 3 d: a missing well-known mandatory attribute -> treat-as-withdraw.
+        required = [AttrCode.ORIGIN, AttrCode.AS_PATH] + ([AttrCode.NEXT_HOP] if has_nlri else [])
+        for code in required:
+            if not seen & (1 << code):
+                missing = _fault(
+                    _TAW,
+                    UpdateSubcode.MISSING_WELL_KNOWN_ATTRIBUTE,
+                    f"missing attribute {code}",
+                    code,
+                    bytes((code,)),
+                )
+                fault = strongest_fault(fault, missing)
+                break
+    return attrs, mp_reach, mp_unreach, fault
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MpUnreach:
-    """MP_UNREACH_NLRI (RFC 4760 section 4). Empty `nlri` and `raw_nlri` is an End-of-RIB marker."""
+# --- encoding -----------------------------------------------------------------------------------------
 
-    afi: int
-    safi: int
-    nlri: tuple[object, ...] = ()  # tuple[Prefix, ...] for IPv4/IPv6 unicast
-    raw_nlri: bytes = b""
+
+def _header(flags: int, code: int, value: bytes) -> bytes:
+    n = len(value)
+    if n > 0xFFFF:
+        raise LocalUsageError(f"attribute {code} value of {n} octets cannot be encoded")
+    if n > 255 or flags & _EXT:
+        return bytes((flags | _EXT, code, n >> 8, n & 0xFF)) + value
+    return bytes((flags, code, n)) + value
+
+
+def _canonical(attrs: PathAttributes, ctx: WireContext) -> list[tuple[int, bytes]]:
+    """(code, encoded attribute) pairs for every non-MP attribute present, canonical flags."""
+    out: list[tuple[int, bytes]] = []
+    a = attrs
+    if a.origin is not None:
+        out.append((1, _header(_TRANS, 1, bytes((int(a.origin),)))))
+    if a.as_path or a.origin is not None or a.next_hop is not None:
+        # AS_PATH is well-known mandatory: written (possibly empty, as iBGP originates) with ORIGIN.
+        out.append((2, _header(_TRANS, 2, encode_as_path(a.as_path, four_octet=ctx.as4))))
+    if a.next_hop is not None:
+        out.append((3, _header(_TRANS, 3, a.next_hop.packed)))
+    if a.med is not None:
+        out.append((4, _header(_OPT, 4, _pack_u32(a.med))))
+    if a.local_pref is not None:
+        out.append((5, _header(_TRANS, 5, _pack_u32(a.local_pref))))
+    if a.atomic_aggregate:
+        out.append((6, _header(_TRANS, 6, b"")))
+    if a.aggregator is not None:
+        out.append((7, _header(_OPT | _TRANS, 7, encode_aggregator(a.aggregator, ctx.as4))))
+    if a.communities:
+        out.append((8, _header(_OPT | _TRANS, 8, encode_communities(a.communities))))
+    if a.originator_id is not None:
+        out.append((9, _header(_OPT, 9, a.originator_id.packed)))
+    if a.cluster_list:
+        out.append((10, _header(_OPT, 10, b"".join(x.packed for x in a.cluster_list))))
+    if a.extended_communities:
+        out.append((16, _header(_OPT | _TRANS, 16, encode_extended_communities(a.extended_communities))))
+    if not ctx.as4 and needs_as4_path(a.as_path):
+        # RFC 6793 section 4.2.2: towards an OLD speaker the real path travels in AS4_PATH.
+        out.append(
+            (17, _header(_OPT | _TRANS, 17, encode_as_path(as4_path_segments(a.as_path), four_octet=True)))
+        )
+    if not ctx.as4 and a.aggregator is not None and a.aggregator.asn > 0xFFFF:
+        out.append((18, _header(_OPT | _TRANS, 18, encode_aggregator(a.aggregator, True))))
+    if a.large_communities:
+        out.append((32, _header(_OPT | _TRANS, 32, encode_large_communities(a.large_communities))))
+    if a.otc is not None:
+        out.append((35, _header(_OPT | _TRANS, 35, _pack_u32(a.otc))))
+    for raw in a.unknown:
+        if not 0 <= raw.code <= 255 or raw.code in _MP_CODES:
+            raise LocalUsageError(f"cannot encode {raw!r} as an unknown attribute")
+        out.append((raw.code, _header(raw.flags & 0xF0, raw.code, raw.value)))
+    out.sort(key=lambda pair: pair[0])
+    return out
+
+
+def _pack_u32(value: int) -> bytes:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise LocalUsageError(f"value {value} does not fit 32 bits")
+    return _U32.pack(value)
+
+
+def encode_path_attributes(
+    attrs: PathAttributes | None,
+    ctx: WireContext,
+    mp_reach: MpReach | None = None,
+    mp_unreach: MpUnreach | None = None,
+    *,
+    exact: bool = True,
+) -> bytes:
+    """The Path Attributes field for `attrs` plus the MP attributes.
+
+    With `exact` (the default) a decoded, unmodified set is written back as received (see module
+    docstring); `exact=False` always writes the canonical form (what the update packer sends).
+    """
+    reach = _header(mp_reach.flags & 0xF0, 14, encode_mp_reach(mp_reach, ctx)) if mp_reach else None
+    unreach = _header(mp_unreach.flags & 0xF0, 15, encode_mp_unreach(mp_unreach, ctx)) if mp_unreach else None
+    image = attrs.wire if attrs is not None else None
+    if (
+        exact
+        and attrs is not None
+        and image is not None
+        and image.as4 == ctx.as4
+        and _semantic(attrs) == image.semantic
+    ):
+        out: list[bytes] = []
+        for part in image.parts:
+            if part == AttrCode.MP_REACH_NLRI:
+                if reach is not None:
+                    out.append(reach)
+                    reach = None
+            elif part == AttrCode.MP_UNREACH_NLRI:
+                if unreach is not None:
+                    out.append(unreach)
+                    unreach = None
+            elif isinstance(part, bytes):
+                out.append(part)
+        out.extend(x for x in (unreach, reach) if x is not None)
+        return b"".join(out)
+    head = [x for x in (unreach, reach) if x is not None]
+    body = [encoded for _, encoded in _canonical(attrs, ctx)] if attrs is not None else []
+    return b"".join(head + body)
+
+
+def for_readvertisement(attrs: PathAttributes) -> PathAttributes:
+    """The set to pass on to other peers (RFC 4271 section 5 and 9.1.2.2 / section 5.1 rules for
+    unrecognised attributes): optional transitive ones get the Partial bit, optional non-transitive
+    ones are dropped, and the received encoding is forgotten."""
+    kept = tuple(
+        RawAttribute(raw.flags | int(AttrFlag.PARTIAL), raw.code, raw.value)
+        for raw in attrs.unknown
+        if raw.flags & _TRANS
+    )
+    if kept == attrs.unknown and attrs.wire is None:
+        return attrs
+    return replace(attrs, unknown=kept, wire=None)

@@ -14,6 +14,9 @@ HEADER_LEN = 19
 MAX_MESSAGE_LEN = 4096  # RFC 4271 section 4.1
 MAX_EXTENDED_MESSAGE_LEN = 65535  # RFC 8654
 BGP_PORT = 179
+AS_TRANS = 23456  # RFC 6793 section 9
+MIN_LENGTH = {1: 29, 2: 23, 3: 21, 4: 19, 5: 23}
+"""Smallest legal length of each message type, header included (RFC 4271 section 4)."""
 
 
 class MessageType(IntEnum):
@@ -70,6 +73,13 @@ class AttrCode(IntEnum):
     AS4_AGGREGATOR = 18  # RFC 6793
     LARGE_COMMUNITIES = 32  # RFC 8092
     OTC = 35  # RFC 9234
+
+
+class OptionalParameterType(IntEnum):
+    """RFC 4271 section 4.2 optional parameter types (RFC 9072: 255 flags the extended length form)."""
+
+    CAPABILITIES = 2  # RFC 5492
+    EXTENDED_LENGTH = 255  # RFC 9072
 
 
 class Origin(IntEnum):
@@ -160,6 +170,12 @@ class CeaseSubcode(IntEnum):
     OUT_OF_RESOURCES = 8
     HARD_RESET = 9  # RFC 8538
     BFD_DOWN = 10  # RFC 9384
+
+
+class RouteRefreshErrorSubcode(IntEnum):
+    """RFC 7313 section 5 subcodes of the ROUTE-REFRESH Message Error NOTIFICATION."""
+
+    INVALID_MESSAGE_LENGTH = 1
 
 
 class RouteRefreshSubtype(IntEnum):

@@ -58,3 +58,16 @@ class UpdateFault:
     data: bytes = b""
     reason: str = ""
     attr_code: int | None = None
+
+
+class MalformedAttribute(WireError):
+    """One path attribute is malformed; `decode_path_attributes` turns it into an `UpdateFault`.
+
+    Raised by the per-attribute decoders and never escapes the attribute codec: the action
+    (discard or treat-as-withdraw) is named where the attribute is described (RFC 7606 section 7).
+    """
+
+    def __init__(self, reason: str, subcode: int = 0) -> None:
+        self.reason = reason
+        self.subcode = subcode
+        super().__init__(reason)

@@ -1,0 +1,327 @@
+"""`BfdService`: the public asyncio API of pybfd, with BFD isolated from the caller's load.
+
+Owns: where the BFD engine runs and how its events reach the caller. Three isolations:
+
+* ``"process"`` (default): a dedicated worker process (`pybfd.worker`) with its own interpreter,
+  GIL and garbage collector, at realtime priority when permitted. A caller busy for seconds in
+  CPU-bound Python (decoding a full table, a long GC pause) cannot delay a BFD packet. Measured in
+  `benchmarks/bfd_isolation.py`.
+* ``"thread"``: the engine on its own loop in a thread. It shares the GIL, so a CPU-bound caller
+  delays it by up to the interpreter switch interval (5 ms) per wake-up, and by a whole GC pause;
+  kept for small programs and for the comparison.
+* ``"inline"``: the engine on the caller's loop (the `pybfd` command, tests).
+
+State changes are delivered on the caller's loop, to `subscribe` callbacks and to `changes()`
+iterators. Never does: protocol logic (see `session`, `manager`) or socket handling (`engine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from multiprocessing.connection import Connection
+from typing import Any, Literal
+
+from pybfd.auth import BfdAuth, BfdKey
+from pybfd.constants import AuthType, Diag, State
+from pybfd.engine import BfdPeerConfig, BfdSessionInfo, BfdStateChange
+from pybfd.manager import SessionKey
+from pybfd.worker import Message, WorkerCore
+
+__all__ = [
+    "AuthType",
+    "BfdAuth",
+    "BfdKey",
+    "BfdPeerConfig",
+    "BfdService",
+    "BfdSessionInfo",
+    "BfdSessionStatus",
+    "BfdStateChange",
+    "Diag",
+    "SessionKey",
+    "State",
+]
+
+log = logging.getLogger("pybfd")
+Isolation = Literal["process", "thread", "inline"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BfdSessionStatus:
+    """What the caller's side knows of a session without asking the worker (from the events)."""
+
+    key: SessionKey
+    config: BfdPeerConfig
+    state: State
+    remote_state: State
+    diag: Diag
+    since: float  # time.monotonic() of the last change (or of add_session)
+
+
+class BfdService:
+    """Run BFD sessions and report their state changes. Construct, `await start()`, add sessions."""
+
+    def __init__(
+        self, *, isolation: Isolation = "process", realtime: bool = True, seed: int | None = None
+    ) -> None:
+        self.isolation: Isolation = isolation
+        self._realtime = realtime
+        self._seed = seed
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._callbacks: list[Callable[[BfdStateChange], None]] = []
+        self._queues: set[asyncio.Queue[BfdStateChange | None]] = set()
+        self._status: dict[SessionKey, BfdSessionStatus] = {}
+        self._pending: dict[int, asyncio.Future[tuple[list[BfdSessionInfo], dict[str, int]]]] = {}
+        self._ids = itertools.count(1)
+        self._send: Callable[[Message], object] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._inbox: Connection | None = None
+        self._outbox: Connection | None = None
+        self._thread: threading.Thread | None = None
+        self._worker_loop: asyncio.AbstractEventLoop | None = None
+        self._core: WorkerCore | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self.worker_pid: int | None = None
+        self.errors: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Start the engine (spawning the worker process or thread); returns once it is ready."""
+        if self._loop is not None:
+            raise RuntimeError("BfdService already started")
+        self._loop = loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
+        if self.isolation == "inline":
+            self._core = WorkerCore(lambda m: loop.call_soon(self._dispatch, m), self._seed)
+            self._send = self._core.handle
+            self.worker_pid = os.getpid()
+        elif self.isolation == "thread":
+            await self._start_thread(loop)
+        elif self.isolation == "process":
+            await self._start_process(loop)
+        else:
+            raise ValueError(f"unknown isolation {self.isolation!r}")
+
+    async def _start_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def run() -> None:
+            async def main() -> None:
+                self._worker_loop = asyncio.get_running_loop()
+                core = WorkerCore(lambda m: loop.call_soon_threadsafe(self._dispatch, m), self._seed)
+                self._core = core
+                loop.call_soon_threadsafe(ready.set_result, None)
+                await core.stopped
+                loop.call_soon_threadsafe(self._dispatch, ("stopped",))
+
+            asyncio.run(main())
+
+        self._thread = threading.Thread(target=run, name="pybfd", daemon=True)
+        self._thread.start()
+        await ready
+        worker_loop, core = self._worker_loop, self._core
+        assert worker_loop is not None and core is not None
+        self._send = lambda m: worker_loop.call_soon_threadsafe(core.handle, m)
+        self.worker_pid = os.getpid()
+
+    async def _start_process(self, loop: asyncio.AbstractEventLoop) -> None:
+        cmd_r, cmd_w = os.pipe()
+        evt_r, evt_w = os.pipe()
+        args = [sys.executable, "-m", "pybfd.worker", str(cmd_r), str(evt_w)]
+        args += [
+            "realtime" if self._realtime else "normal",
+            "none" if self._seed is None else str(self._seed),
+        ]
+        self._proc = subprocess.Popen(args, pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL)
+        os.close(cmd_r)
+        os.close(evt_w)
+        self._outbox = Connection(cmd_w, readable=False)
+        self._inbox = inbox = Connection(evt_r, writable=False)
+        ready: asyncio.Future[None] = loop.create_future()
+        self._ready = ready
+        loop.add_reader(inbox.fileno(), self._readable)
+        outbox = self._outbox
+        self._send = outbox.send
+        try:
+            await asyncio.wait_for(ready, 30)
+        except BaseException:
+            await self._reap()
+            raise
+
+    def _readable(self) -> None:
+        inbox = self._inbox
+        assert inbox is not None and self._loop is not None
+        try:
+            while inbox.poll():
+                self._dispatch(inbox.recv())
+        except (EOFError, OSError):
+            self._loop.remove_reader(inbox.fileno())
+            if self._stopped is not None and not self._stopped.done():
+                self.errors.append("BFD worker process exited unexpectedly")
+                log.error("BFD worker process exited unexpectedly")
+                self._dispatch(("stopped",))
+
+    async def stop(self) -> None:
+        """Tell every peer AdminDown, stop the worker, and end the `changes()` iterators."""
+        if self._loop is None or self._stopped is None:
+            return
+        if not self._stopped.done():
+            with contextlib.suppress(OSError, RuntimeError):
+                self._command(("stop",))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._stopped), 5)
+        await self._reap()
+        self._dispatch(("stopped",))
+
+    async def _reap(self) -> None:
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 5)
+        if self._proc is not None:
+            try:
+                await asyncio.to_thread(self._proc.wait, 5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                await asyncio.to_thread(self._proc.wait, 5)
+        for conn in (self._inbox, self._outbox):
+            if conn is not None and not conn.closed:
+                if conn is self._inbox and self._loop is not None:
+                    with contextlib.suppress(Exception):
+                        self._loop.remove_reader(conn.fileno())
+                conn.close()
+
+    # ------------------------------------------------------------------ sessions
+    def add_session(self, config: BfdPeerConfig) -> SessionKey:
+        """Start a session; returns its key. State changes follow through the subscribers."""
+        key = config.key
+        if key in self._status:
+            raise KeyError(f"session {key} exists")
+        self._status[key] = BfdSessionStatus(
+            key=key,
+            config=config,
+            state=State.ADMIN_DOWN if config.admin_down else State.DOWN,
+            remote_state=State.DOWN,
+            diag=Diag.NO_DIAGNOSTIC,
+            since=time.monotonic(),
+        )
+        self._command(("add", config))
+        return key
+
+    def remove_session(self, key: SessionKey) -> None:
+        """Stop a session (the peer is sent AdminDown, so it does not see a failure)."""
+        if self._status.pop(key, None) is not None:
+            self._command(("remove", key))
+
+    def set_admin_down(self, key: SessionKey, down: bool = True) -> None:
+        """Hold a session in AdminDown (down=True) or let it come up again (down=False)."""
+        self._need(key)
+        self._command(("admin", key, down))
+
+    def set_parameters(
+        self, key: SessionKey, *, desired_min_tx_ms: float, required_min_rx_ms: float, detect_mult: int
+    ) -> None:
+        """Change timers of a running session (a Poll Sequence, RFC 5880 6.8.3)."""
+        self._need(key)
+        self._command(("params", key, desired_min_tx_ms, required_min_rx_ms, detect_mult))
+
+    def sessions(self) -> list[BfdSessionStatus]:
+        """Snapshot of every session as last reported (no round trip to the worker)."""
+        return list(self._status.values())
+
+    async def query(self, timeout: float = 5.0) -> tuple[list[BfdSessionInfo], dict[str, int]]:
+        """Full counters from the engine: per-session details and the dropped-packet counters."""
+        assert self._loop is not None
+        request = next(self._ids)
+        future: asyncio.Future[tuple[list[BfdSessionInfo], dict[str, int]]] = self._loop.create_future()
+        self._pending[request] = future
+        self._command(("query", request))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._pending.pop(request, None)
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, callback: Callable[[BfdStateChange], None]) -> Callable[[], None]:
+        """Call `callback(change)` on the caller's loop for every state change; returns an unsubscriber."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    async def changes(self) -> AsyncIterator[BfdStateChange]:
+        """Every state change from now on, until `stop()`."""
+        q: asyncio.Queue[BfdStateChange | None] = asyncio.Queue()
+        self._queues.add(q)
+        try:
+            while (item := await q.get()) is not None:
+                yield item
+        finally:
+            self._queues.discard(q)
+
+    # ------------------------------------------------------------------ internals
+    def _need(self, key: SessionKey) -> None:
+        if key not in self._status:
+            raise KeyError(f"no session {key}")
+
+    def _command(self, msg: Message) -> None:
+        if self._send is None:
+            raise RuntimeError("BfdService is not started")
+        self._send(msg)
+
+    def _dispatch(self, msg: Message) -> None:
+        kind = msg[0]
+        if kind == "change":
+            change: BfdStateChange = msg[1]
+            old = self._status.get(change.key)
+            if old is not None:
+                self._status[change.key] = dataclasses.replace(
+                    old,
+                    state=change.new_state,
+                    remote_state=change.remote_state,
+                    diag=change.diag,
+                    since=change.at,
+                )
+            for callback in list(self._callbacks):
+                try:
+                    callback(change)
+                except Exception:
+                    log.exception("BFD subscriber failed")
+            for q in self._queues:
+                q.put_nowait(change)
+        elif kind == "reply":
+            future = self._pending.get(msg[1])
+            if future is not None and not future.done():
+                future.set_result((msg[2], msg[3]))
+        elif kind == "ready":
+            self.worker_pid = msg[1]
+            ready: asyncio.Future[None] | None = getattr(self, "_ready", None)
+            if ready is not None and not ready.done():
+                ready.set_result(None)
+        elif kind == "error":
+            self.errors.append(msg[1])
+            log.error("BFD worker: %s", msg[1])
+        elif kind == "stopped" and self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+            for q in self._queues:
+                q.put_nowait(None)
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(RuntimeError("BFD service stopped"))
+
+    async def __aenter__(self) -> BfdService:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()

@@ -1,0 +1,578 @@
+"""The library API: a BGP speaker on the running event loop, in a few lines.
+
+    speaker = Speaker(local_as=64600, router_id=IPv4Address("10.69.0.3"), listen_port=None)
+    await speaker.start()
+    speaker.add_neighbor(PeerSettings(local_as=64600, remote_as=64600, router_id=..., remote_address=...))
+    speaker.announce("10.69.0.3/32", next_hop="10.69.0.70")
+    async for change in speaker.changes():
+        print(change.prefix, change.best)
+
+Owns: `Speaker` (glue from each `Peer`'s handler callbacks to the sans-IO `pybgp.rib.manager.Rib`
+and from the Rib's queued UPDATEs back to the peers), the one worker task that processes received
+UPDATEs in slices that yield to the loop, the batching timer, `changes()` streams and
+`on_best_change` callbacks (batches of `BestChange` for the kernel layer, optionally filtered by a
+kernel export policy), BFD-driven `neighbor_down`, route refresh both ways, neighbor
+enable/disable/reset, and read-only views for `pybgpctl`.
+Never does: route selection or policy (the Rib does), session protocol (the Peer does), or touch
+the kernel (the daemon maps `BestChange`s to `FibRoute`s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+
+from pybgp.aio.listener import Listener
+from pybgp.aio.peer import Peer
+from pybgp.fsm.config import PeerSettings
+from pybgp.fsm.negotiate import Negotiated
+from pybgp.fsm.states import State
+from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Reason, explain
+from pybgp.rib.manager import Rib
+from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.route import BestChange, IPNetwork, Path, PeerInfo, Source
+from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY
+from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
+from pybgp.wire.constants import AsPathSegmentType, CeaseSubcode, Origin, RouteRefreshSubtype
+from pybgp.wire.messages import Notification, RouteRefresh, Update
+from pybgp.wire.nlri import Prefix
+
+log = logging.getLogger(__name__)
+
+SLICE_SECONDS = 0.005
+"""Longest stretch of RIB work before the worker yields to the loop (timers, BFD, keepalives)."""
+SYNC_SLICE = 2000
+"""Prefixes of an initial export, and of UPDATE building per peer, per slice."""
+
+BestChangeCallback = Callable[[list[BestChange]], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NeighborView:
+    """One neighbor as `pybgpctl show neighbors` prints it."""
+
+    name: str
+    address: str
+    remote_as: int | None
+    state: str
+    enabled: bool
+    established_since: float | None
+    received: int
+    accepted: int
+    advertised: int
+    stale: int
+    last_down_reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteView:
+    """One candidate path of a prefix; `reason` is BEST, MULTIPATH or why it lost."""
+
+    prefix: Prefix
+    path: Path
+    reason: Reason
+
+
+@dataclass(slots=True, kw_only=True)
+class _Neighbor:
+    name: str
+    peer: Peer
+    subnet: IPNetwork | None
+    rr_client: bool
+    enabled: bool = True
+    negotiated: Negotiated | None = None
+    established_since: float | None = None
+    last_down_reason: str = ""
+
+
+def _session_local_address(peer: Peer) -> IPAddress | None:
+    """Our address on the session: configured, else the connected socket's (for next-hop-self)."""
+    if peer.settings.local_address is not None:
+        return peer.settings.local_address
+    conn = peer._primary()  # the Peer exposes no public accessor for the socket name yet
+    if conn is None or conn.transport is None:
+        return None
+    sockname = conn.transport.get_extra_info("sockname")
+    if not sockname:
+        return None
+    try:
+        address = ipaddress.ip_address(str(sockname[0]).partition("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def kernel_view(changes: Sequence[BestChange], policy: Policy) -> list[BestChange]:
+    """The changes as the kernel should see them: each multipath member run through `policy`
+    (TARGET rule 6: never install our own /32, pod routes or LB addresses); a prefix whose members
+    are all rejected becomes a removal."""
+    out: list[BestChange] = []
+    for change in changes:
+        kept: list[Path] = []
+        for path in change.multipath:
+            accepted = policy.apply(path, PolicyContext(prefix=change.prefix))
+            if accepted is not None:
+                kept.append(accepted)
+        if kept:
+            out.append(BestChange(prefix=change.prefix, best=kept[0], multipath=tuple(kept)))
+        else:
+            out.append(BestChange(prefix=change.prefix, best=None, multipath=()))
+    return out
+
+
+class Speaker:
+    """A BGP speaker: neighbors, originated routes, the RIB, and streams of best-path changes."""
+
+    def __init__(
+        self,
+        *,
+        local_as: int,
+        router_id: ipaddress.IPv4Address | str,
+        cluster_id: ipaddress.IPv4Address | None = None,
+        options: DecisionOptions = DEFAULT_OPTIONS,
+        batch_delay: float = DEFAULT_BATCH_DELAY,
+        listen_addresses: Sequence[str] = ("::",),
+        listen_port: int | None = None,
+    ) -> None:
+        self.local_as = local_as
+        self.router_id = ipaddress.IPv4Address(router_id)
+        self.rib = Rib(
+            local_as=local_as,
+            router_id=self.router_id,
+            cluster_id=cluster_id,
+            options=options,
+            batch_delay=batch_delay,
+        )
+        self.listener: Listener | None = (
+            Listener(addresses=listen_addresses, port=listen_port) if listen_port is not None else None
+        )
+        self._neighbors: dict[str, _Neighbor] = {}
+        self._events: deque[tuple[str, str, object]] = deque()
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._callbacks: list[tuple[BestChangeCallback, Policy | None]] = []
+        self._streams: list[asyncio.Queue[BestChange | None]] = []
+        self._running = False
+        self._draining = False
+        self._static = self.rib.local_origin("static", Source.STATIC)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the worker (and the listener when `listen_port` was given), then every neighbor."""
+        if self._running:
+            return
+        self._running = True
+        if self.listener is not None:
+            await self.listener.start()
+        self._worker = asyncio.get_running_loop().create_task(self._run(), name="pybgp-speaker")
+        for nb in self._neighbors.values():
+            if nb.enabled and not nb.peer.started:
+                nb.peer.start()
+
+    async def stop(self) -> None:
+        """Stop every neighbor (Cease), the listener and the worker; end `changes()` streams."""
+        self._running = False
+        await asyncio.gather(*(nb.peer.stop() for nb in self._neighbors.values()), return_exceptions=True)
+        if self.listener is not None:
+            await self.listener.close()
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+        for q in self._streams:
+            q.put_nowait(None)
+
+    async def __aenter__(self) -> Speaker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def listen_port(self) -> int | None:
+        return self.listener.port if self.listener is not None else None
+
+    # -- neighbors ----------------------------------------------------------------------------
+
+    def add_neighbor(
+        self,
+        settings: PeerSettings,
+        *,
+        import_policy: Policy | None = None,
+        export_policy: Policy | None = None,
+        next_hop_self: bool = False,
+        rr_client: bool = False,
+        subnet: IPNetwork | str | None = None,
+        enabled: bool = True,
+    ) -> Peer:
+        """Configure a neighbor (policies default to RFC 8212: eBGP rejects, iBGP accepts). `subnet` is
+        the link's network, read by the "peer-unless-same-subnet" next-hop action (TARGET rule 4)."""
+        name = settings.display_name
+        if name in self._neighbors:
+            raise ValueError(f"neighbor {name!r} already configured")
+        peer = Peer(settings, self)
+        net = ipaddress.ip_network(subnet, strict=False) if isinstance(subnet, str) else subnet
+        self._neighbors[name] = _Neighbor(
+            name=name, peer=peer, subnet=net, rr_client=rr_client, enabled=enabled
+        )
+        self.rib.add_neighbor(
+            name,
+            import_policy=import_policy,
+            export_policy=export_policy,
+            next_hop_self=next_hop_self,
+            rr_client=rr_client,
+        )
+        if self.listener is not None:
+            self.listener.add_peer(peer)
+        if self._running and enabled:
+            peer.start()
+        return peer
+
+    async def remove_neighbor(self, name: str) -> None:
+        nb = self._neighbors.pop(name)
+        await nb.peer.stop(CeaseSubcode.PEER_DECONFIGURED)
+        if self.listener is not None:
+            self.listener.remove_peer(nb.peer)
+        self._deliver(self.rib.remove_neighbor(name, self._now()))
+
+    def peer(self, name: str) -> Peer:
+        return self._neighbors[name].peer
+
+    async def disable_neighbor(self, name: str, message: str = "") -> None:
+        nb = self._neighbors[name]
+        nb.enabled = False
+        await nb.peer.stop(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, message)
+
+    def enable_neighbor(self, name: str) -> None:
+        nb = self._neighbors[name]
+        nb.enabled = True
+        if self._running and not nb.peer.started:
+            nb.peer.start()
+
+    def reset_neighbor(self, name: str, message: str = "") -> None:
+        self._neighbors[name].peer.reset(CeaseSubcode.ADMINISTRATIVE_RESET, message, retry_after=1.0)
+
+    def refresh_neighbor(self, name: str) -> bool:
+        """Ask the peer to resend its routes (RFC 2918); False when it did not offer route refresh."""
+        nb = self._neighbors[name]
+        neg = nb.negotiated
+        if neg is None or not neg.route_refresh:
+            return False
+        for afi, safi in sorted(neg.families):
+            nb.peer.send_route_refresh(afi, safi)
+        return True
+
+    def set_import_policy(self, name: str, policy: Policy | None, *, refresh: bool = False) -> None:
+        """New import policy, re-run at once over the routes as received (kept in the Adj-RIB-In);
+        with `refresh` the peer is also asked to resend them (RFC 2918), e.g. when the operator
+        suspects the Adj-RIB-In itself."""
+        self._deliver(self.rib.set_import_policy(name, policy, self._now()))
+        if refresh:
+            self.refresh_neighbor(name)
+        self._kick()
+
+    def set_export_policy(self, name: str, policy: Policy | None) -> None:
+        self.rib.set_export_policy(name, policy, self._now())
+        self._kick()
+
+    def neighbor_down(self, name: str, reason: str = "BFD down", retry_after: float | None = 1.0) -> None:
+        """BFD (or carrier loss) says the neighbor is gone: flush its routes from the Loc-RIB now, in
+        one batch of changes, drop its queued UPDATEs, and reset the session (RFC 9384 Cease
+        BFD Down). Graceful restart does not apply: the forwarding path itself failed."""
+        nb = self._neighbors[name]
+        self._events = deque(e for e in self._events if e[1] != name)
+        nb.last_down_reason = reason
+        nb.negotiated = None
+        nb.established_since = None
+        self._deliver(self.rib.neighbor_down(name, self._now()))
+        nb.peer.reset(CeaseSubcode.BFD_DOWN, reason, retry_after=retry_after)
+        self._kick()
+
+    # -- originating --------------------------------------------------------------------------
+
+    def announce(
+        self,
+        prefix: Prefix | str,
+        *,
+        next_hop: IPAddress | str | None = None,
+        origin: Origin = Origin.IGP,
+        as_path: Sequence[int] = (),
+        med: int | None = None,
+        local_pref: int | None = None,
+        communities: Sequence[int] = (),
+        large_communities: Sequence[LargeCommunity] = (),
+        source: PeerInfo | None = None,
+    ) -> None:
+        """Originate `prefix` (a static route unless `source` names another origin, e.g. the
+        daemon's "direct:node0" or "kernel:119"). Without `next_hop` peers get our session address."""
+        key = Prefix.parse(prefix) if isinstance(prefix, str) else prefix
+        nh = ipaddress.ip_address(next_hop) if isinstance(next_hop, str) else next_hop
+        attrs = PathAttributes(
+            origin=origin,
+            as_path=(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, tuple(as_path)),) if as_path else (),
+            next_hop=nh if isinstance(nh, ipaddress.IPv4Address) else None,
+            med=med,
+            local_pref=local_pref,
+            communities=tuple(communities),
+            large_communities=tuple(large_communities),
+        )
+        next_hops = (nh,) if isinstance(nh, ipaddress.IPv6Address) else ()
+        self._deliver(self.rib.originate(key, attrs, source or self._static, self._now(), next_hops))
+        self._kick()
+
+    def withdraw(self, prefix: Prefix | str, *, source: PeerInfo | None = None) -> None:
+        key = Prefix.parse(prefix) if isinstance(prefix, str) else prefix
+        self._deliver(self.rib.withdraw_local(key, source or self._static, self._now()))
+        self._kick()
+
+    def local_origin(
+        self, name: str, source: Source, *, table: int | None = None, interface: str | None = None
+    ) -> PeerInfo:
+        """The origin record for `announce(source=...)`: "direct:node0", "kernel:119", ..."""
+        return self.rib.local_origin(name, source, table=table, interface=interface)
+
+    # -- results --------------------------------------------------------------------------------
+
+    def on_best_change(self, callback: BestChangeCallback, policy: Policy | None = None) -> None:
+        """Call `callback(batch)` on the loop with each batch of best-path changes; with `policy`
+        (a kernel export policy) the batch is filtered through `kernel_view` first."""
+        self._callbacks.append((callback, policy))
+
+    async def changes(self) -> AsyncIterator[BestChange]:
+        """Every best-path change from now on (starts with the current Loc-RIB); ends at `stop()`."""
+        q: asyncio.Queue[BestChange | None] = asyncio.Queue()
+        for prefix, paths in self.rib.loc.items():
+            q.put_nowait(BestChange(prefix=prefix, best=paths[0], multipath=paths))
+        self._streams.append(q)
+        try:
+            while True:
+                item = await q.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._streams.remove(q)
+
+    def _deliver(self, changes: list[BestChange]) -> None:
+        if not changes:
+            return
+        for q in self._streams:
+            for change in changes:
+                q.put_nowait(change)
+        for callback, policy in self._callbacks:
+            batch = kernel_view(changes, policy) if policy is not None else changes
+            try:
+                callback(batch)
+            except Exception:
+                log.exception("best-change callback failed")
+
+    # -- views for pybgpctl ---------------------------------------------------------------------
+
+    def neighbors(self) -> list[NeighborView]:
+        out: list[NeighborView] = []
+        for name, nb in self._neighbors.items():
+            rnb = self.rib.neighbors[name]
+            adj = rnb.adj_in
+            pre, stale = (len(adj.pre), len(adj.stale)) if adj is not None else (0, 0)
+            post = len(self.rib.accepted(name))
+            s = nb.peer.settings
+            out.append(
+                NeighborView(
+                    name=name,
+                    address=str(s.remote_address),
+                    remote_as=s.remote_as,
+                    state=str(nb.peer.state),
+                    enabled=nb.enabled,
+                    established_since=nb.established_since,
+                    received=pre,
+                    accepted=post,
+                    advertised=len(rnb.adj_out),
+                    stale=stale,
+                    last_down_reason=nb.last_down_reason,
+                )
+            )
+        return out
+
+    def routes(self, prefix: Prefix | None = None, *, all_paths: bool = False) -> list[RouteView]:
+        """Loc-RIB: best and multipath paths (every candidate with its `Reason` when `all_paths`)."""
+        prefixes = [prefix] if prefix is not None else list(self.rib.loc.prefixes())
+        out: list[RouteView] = []
+        for p in prefixes:
+            if all_paths:
+                out.extend(
+                    RouteView(prefix=p, path=path, reason=r) for path, r in explain(self.rib.loc.selection(p))
+                )
+            else:
+                paths = self.rib.loc.multipath(p)
+                out.extend(
+                    RouteView(prefix=p, path=path, reason=Reason.BEST if i == 0 else Reason.MULTIPATH)
+                    for i, path in enumerate(paths)
+                )
+        return out
+
+    def rib_in(self, name: str, *, post_policy: bool = True) -> dict[Prefix, Path]:
+        if post_policy:
+            return self.rib.accepted(name)
+        adj = self.rib.neighbors[name].adj_in
+        return dict(adj.pre) if adj is not None else {}
+
+    def rib_out(self, name: str) -> dict[Prefix, tuple[PathAttributes, tuple[IPAddress, ...]]]:
+        return dict(self.rib.neighbors[name].adj_out.sent)
+
+    def best(self, prefix: Prefix | str) -> Path | None:
+        return self.rib.loc.best(Prefix.parse(prefix) if isinstance(prefix, str) else prefix)
+
+    # -- PeerHandler ------------------------------------------------------------------------------
+
+    def on_established(self, peer: Peer) -> None:
+        self._events.append(("up", peer.name, None))
+        self._kick()
+
+    def on_update(self, peer: Peer, update: Update) -> None:
+        self._events.append(("update", peer.name, update))
+        self._kick()
+
+    def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None:
+        self._events.append(("down", peer.name, (reason, notification)))
+        self._kick()
+
+    def on_route_refresh(self, peer: Peer, msg: RouteRefresh) -> None:
+        self._events.append(("refresh", peer.name, msg))
+        self._kick()
+
+    # -- the worker -------------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
+    def _kick(self) -> None:
+        self._wake.set()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.rib.next_deadline()
+        if deadline is not None and self._running:
+            loop = asyncio.get_running_loop()
+            if deadline <= loop.time():
+                # Work is due but held back (a peer over its write-buffer mark, whose drain wakes
+                # us): poll gently rather than spin.
+                deadline = loop.time() + max(self.rib.batch_delay, 0.001)
+            self._timer = loop.call_at(deadline, self._kick)
+
+    async def _run(self) -> None:
+        while self._running:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._work()
+            except Exception:
+                log.exception("speaker worker failed; continuing")
+            self._arm()
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        while self._events:
+            kind, name, payload = self._events.popleft()
+            if name in self._neighbors:
+                self._handle(kind, name, payload)
+            if time.monotonic() - started > SLICE_SECONDS:
+                self._flush_output(loop.time())
+                await asyncio.sleep(0)
+                started = time.monotonic()
+        while self.rib.sync_step(loop.time(), SYNC_SLICE):
+            self._flush_output(loop.time())
+            await asyncio.sleep(0)
+        self._deliver(self.rib.tick(loop.time()))
+        self._flush_output(loop.time())
+
+    def _handle(self, kind: str, name: str, payload: object) -> None:
+        nb = self._neighbors[name]
+        now = self._now()
+        if kind == "update" and isinstance(payload, Update):
+            self._deliver(self.rib.receive(name, payload, now))
+        elif kind == "up":
+            neg = nb.peer.negotiated
+            if neg is None:
+                return
+            nb.negotiated = neg
+            nb.established_since = now
+            s = nb.peer.settings
+            info = PeerInfo(
+                name=name,
+                address=s.remote_address,
+                asn=neg.remote_as,
+                local_as=s.local_as,
+                router_id=neg.remote_id,
+                local_address=_session_local_address(nb.peer),
+                subnet=nb.subnet,
+                rr_client=nb.rr_client,
+                interface=s.interface,
+            )
+            self.rib.neighbor_up(name, info, neg.context, neg.families, now)
+        elif kind == "down" and isinstance(payload, tuple):
+            reason, notification = payload
+            nb.last_down_reason = str(reason)
+            gr_time = self._graceful_time(nb.negotiated, notification)
+            nb.negotiated = None
+            nb.established_since = None
+            self._deliver(self.rib.neighbor_down(name, now, graceful_restart_time=gr_time))
+        elif (
+            kind == "refresh"
+            and isinstance(payload, RouteRefresh)
+            and payload.subtype == RouteRefreshSubtype.NORMAL
+        ):
+            nb.peer.send_messages(self.rib.route_refresh(name, payload.afi, payload.safi))
+
+    @staticmethod
+    def _graceful_time(neg: Negotiated | None, notification: Notification | None) -> float | None:
+        """RFC 4724 4.2: keep the peer's routes when it advertised graceful restart and the session
+        ended without a NOTIFICATION (RFC 8538: or with one when both sides set the N bit, unless it
+        is a Hard Reset)."""
+        if neg is None or neg.graceful_restart is None or neg.graceful_restart.restart_time <= 0:
+            return None
+        hard = notification is not None and (
+            not neg.graceful_restart.notification
+            or (notification.code == 6 and notification.subcode == CeaseSubcode.HARD_RESET)
+        )
+        if hard:
+            return None
+        return float(neg.graceful_restart.restart_time)
+
+    def _flush_output(self, now: float) -> None:
+        for name, nb in self._neighbors.items():
+            if nb.peer.state is not State.ESTABLISHED or not nb.peer.writable:
+                continue
+            msgs = self.rib.output_for(name, now, max_prefixes=SYNC_SLICE * 10)
+            if msgs:
+                nb.peer.send_messages(msgs)
+        if not self._draining and any(not nb.peer.writable for nb in self._neighbors.values()):
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._wait_writable())
+
+    async def _wait_writable(self) -> None:
+        try:
+            waiting = [nb.peer.drain() for nb in self._neighbors.values() if not nb.peer.writable]
+            await asyncio.gather(*waiting, return_exceptions=True)
+        finally:
+            self._draining = False
+            self._kick()

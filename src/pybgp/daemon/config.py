@@ -1,0 +1,694 @@
+"""pybgpd's TOML configuration: parse, validate everything at once, build frozen dataclasses.
+
+Owns: `load_config(path)` / `parse_config(text, source)` returning a `DaemonConfig` or raising
+`ConfigErrors` that lists EVERY problem found, each with file, line, key and what was expected (wrong
+type, out of range, unknown key with the closest valid name, bad address or prefix, a reference to a
+policy or prefix list that does not exist, duplicates). Every key is documented in docs/configuration.md.
+Never does: touch the network or the kernel, or apply a config (that is `daemon.py`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pybgp.daemon.schema import (
+    BUILTIN_POLICIES,
+    FAMILY_NAMES,
+    AddPathMode,
+    BfdConfig,
+    ControlConfig,
+    DaemonConfig,
+    DynamicNeighborConfig,
+    GlobalConfig,
+    IPAddress,
+    KernelExportConfig,
+    KernelImportConfig,
+    LoggingConfig,
+    MetricsConfig,
+    NeighborConfig,
+    OriginationConfig,
+)
+from pybgp.daemon.toml_lines import KeyPath, LineMap, format_path
+from pybgp.rib.policy import PolicyError, PrefixListEntry, Rule
+from pybgp.wire.nlri import Prefix
+
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigError:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class ConfigErrors(Exception):
+    """Every problem found in one config file (never just the first)."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+_TOML_TYPE = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}
+
+
+def _type_name(value: object) -> str:
+    return _TOML_TYPE.get(type(value), type(value).__name__)
+
+
+class _Ctx:
+    """Error sink shared by every `_Table` of one document."""
+
+    def __init__(self, source: str, lines: LineMap) -> None:
+        self.source = source
+        self.lines = lines
+        self.errors: list[ConfigError] = []
+
+    def error(self, path: KeyPath, message: str) -> None:
+        self.errors.append(
+            ConfigError(
+                file=self.source, line=self.lines.line_of(path), key=format_path(path), message=message
+            )
+        )
+
+
+class _Table:
+    """A TOML table being read: typed getters that record errors and remember which keys were used."""
+
+    def __init__(self, ctx: _Ctx, path: KeyPath, data: dict[str, Any]) -> None:
+        self.ctx, self.path, self.data = ctx, path, data
+        self.used: set[str] = set()
+
+    def error(self, key: str | int | None, message: str) -> None:
+        self.ctx.error(self.path if key is None else (*self.path, key), message)
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        self.used.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            self.error(key, "required key is missing")
+            return None
+        return default
+
+    def typed(self, key: str, kind: type[T], default: Any = _MISSING, what: str = "") -> Any:
+        value = self.raw(key, default)
+        if key not in self.data:
+            return value
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            expected = what or _TOML_TYPE.get(kind, kind.__name__)
+            self.error(key, f"expected {expected}, got {_type_name(value)} {value!r}")
+            return None if default is _MISSING else default
+        return value
+
+    def integer(self, key: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None) -> Any:
+        value = self.typed(key, int, default)
+        in_range = not isinstance(value, int) or ((lo is None or value >= lo) and (hi is None or value <= hi))
+        if key in self.data and not isinstance(value, bool) and not in_range:
+            what = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
+            self.error(key, f"expected an integer {what}, got {value}")
+            return None if default is _MISSING else default
+        return value
+
+    def number(self, key: str, default: Any = _MISSING, lo: float = 0.0) -> Any:
+        value = self.typed(key, float, default, what="number")
+        if isinstance(value, float) and key in self.data and value < lo:
+            self.error(key, f"expected a number >= {lo}, got {value}")
+            return default if default is not _MISSING else None
+        return value
+
+    def string(self, key: str, default: Any = _MISSING, choices: Iterable[str] | None = None) -> Any:
+        value = self.typed(key, str, default)
+        if choices is not None and isinstance(value, str) and key in self.data:
+            options = list(choices)
+            if value not in options:
+                self.error(
+                    key, f"expected one of {', '.join(options)}, got {value!r}" + _hint(value, options)
+                )
+                return None if default is _MISSING else default
+        return value
+
+    def boolean(self, key: str, default: Any = _MISSING) -> Any:
+        return self.typed(key, bool, default)
+
+    def convert(self, key: str, parse: Callable[[str], T], what: str, default: Any = _MISSING) -> Any:
+        value = self.typed(key, str, default, what=f"a string holding {what}")
+        if isinstance(value, str) and key in self.data:
+            try:
+                return parse(value)
+            except ValueError as exc:
+                self.error(key, f"invalid {what} {value!r}: {exc}")
+                return None if default is _MISSING else default
+        return value
+
+    def strings(self, key: str, default: Any = ()) -> tuple[str, ...]:
+        value = self.raw(key, default)
+        if key not in self.data:
+            return tuple(value)
+        if not isinstance(value, list):
+            self.error(key, f"expected an array of strings, got {_type_name(value)} {value!r}")
+            return tuple(default)
+        out: list[str] = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.error(key, f"element {i}: expected string, got {_type_name(item)} {item!r}")
+        return tuple(out)
+
+    def converted_list(self, key: str, parse: Callable[[str], T], what: str) -> tuple[T, ...]:
+        out: list[T] = []
+        for i, text in enumerate(self.strings(key)):
+            try:
+                out.append(parse(text))
+            except ValueError as exc:
+                self.error(key, f"element {i}: invalid {what} {text!r}: {exc}")
+        return tuple(out)
+
+    def table(self, key: str) -> _Table | None:
+        value = self.raw(key, None)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.error(key, f"expected a table, got {_type_name(value)} {value!r}")
+            return None
+        return _Table(self.ctx, (*self.path, key), value)
+
+    def tables(self, key: str) -> list[_Table]:
+        value = self.raw(key, [])
+        if isinstance(value, dict):  # `[x]` written where `[[x]]` was meant: accept a single table
+            return [_Table(self.ctx, (*self.path, key), value)]
+        if not isinstance(value, list):
+            self.error(key, f"expected an array of tables ([[{key}]]), got {_type_name(value)}")
+            return []
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, dict):
+                out.append(_Table(self.ctx, (*self.path, key, i), item))
+            else:
+                self.error(key, f"element {i}: expected a table, got {_type_name(item)} {item!r}")
+        return out
+
+    def finish(self) -> None:
+        """Report every key nobody asked for, with the closest valid name."""
+        for key in self.data:
+            if key not in self.used:
+                self.error(key, "unknown key" + _hint(key, sorted(self.used)))
+
+
+def _hint(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- value parsers (ValueError on bad input) ---------------------------------------------------------
+
+
+def parse_address(text: str) -> IPAddress:
+    return ipaddress.ip_address(text)
+
+
+def parse_ipv4(text: str) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(text)
+
+
+def parse_prefix(text: str) -> Prefix:
+    try:
+        return Prefix.parse(text)
+    except ValueError as exc:
+        message = str(exc).replace("has host bits set", "has host bits set (use the network address)")
+        raise ValueError(message) from None
+
+
+def parse_community(text: str) -> int:
+    """ "64698:64699" -> 32-bit int (RFC 1997)."""
+    high, sep, low = text.partition(":")
+    if not sep or not high.isdigit() or not low.isdigit():
+        raise ValueError("expected ASN:VALUE with two decimal numbers, e.g. '64698:64699'")
+    a, b = int(high), int(low)
+    if a > 0xFFFF or b > 0xFFFF:
+        raise ValueError("each half must be 0..65535")
+    return (a << 16) | b
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT, e.g. '127.0.0.1:9179' or '[::1]:9179'")
+    host = host.strip("[]")
+    ipaddress.ip_address(host)
+    return host, int(port)
+
+
+def parse_prefix_list_entry(text: str) -> PrefixListEntry:
+    """ "10.64.0.0/14", "10.64.0.0/14 le 32", "10.0.0.0/8 ge 24 le 32" (the RIB's prefix-list syntax)."""
+    try:
+        return PrefixListEntry.parse(text)
+    except PolicyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# --- sections ---------------------------------------------------------------------------------------------
+
+NEIGHBOR_KEYS_NOTE = "see docs/configuration.md, section [[neighbor]]"
+
+
+def _read_global(t: _Table) -> GlobalConfig | None:
+    asn = t.integer("asn", lo=1, hi=0xFFFFFFFF)
+    router_id = t.convert("router_id", parse_ipv4, "IPv4 address")
+    listen = t.converted_list("listen", parse_address, "IP address")
+    port = t.integer("port", 179, lo=0, hi=65535)
+    gr = t.integer("graceful_restart_time", None, lo=0, hi=4095)
+    t.finish()
+    if asn is None or router_id is None:
+        return None
+    return GlobalConfig(asn=asn, router_id=router_id, listen=listen, port=port, graceful_restart_time=gr)
+
+
+def _read_bfd(t: _Table | None, raw: object) -> BfdConfig:
+    if t is None:
+        return BfdConfig(enabled=raw is True)
+    cfg = BfdConfig(
+        enabled=t.boolean("enabled", True),
+        min_tx_ms=t.integer("min_tx_ms", 400, lo=1, hi=60_000),
+        min_rx_ms=t.integer("min_rx_ms", 400, lo=1, hi=60_000),
+        multiplier=t.integer("multiplier", 5, lo=1, hi=255),
+        strict=t.boolean("strict", False),
+        multihop=t.boolean("multihop", False),
+    )
+    t.finish()
+    return cfg
+
+
+def _read_neighbor(t: _Table, global_asn: int | None, dynamic: bool) -> NeighborConfig | None:
+    name = t.string("name", None)
+    address = None if dynamic else t.convert("address", parse_address, "IP address")
+    remote_as_raw = t.raw("remote_as")
+    remote_as: int | None = None
+    if remote_as_raw == "internal":
+        remote_as = global_asn
+    elif (
+        isinstance(remote_as_raw, int)
+        and not isinstance(remote_as_raw, bool)
+        and 1 <= remote_as_raw <= 2**32 - 1
+    ):
+        remote_as = remote_as_raw
+    elif remote_as_raw is not None:
+        t.error("remote_as", f'expected an ASN 1..4294967295 or "internal", got {remote_as_raw!r}')
+    families: list[tuple[int, int]] = []
+    for fam in t.strings("families", ("ipv4-unicast",)):
+        if fam in FAMILY_NAMES:
+            families.append(FAMILY_NAMES[fam])
+        else:
+            t.error(
+                "families",
+                f"unknown family {fam!r}; expected one of {', '.join(FAMILY_NAMES)}"
+                + _hint(fam, list(FAMILY_NAMES)),
+            )
+    error_wait = (3.0, 300.0)
+    ew = t.raw("error_wait", None)
+    if ew is not None:
+        if (
+            isinstance(ew, list)
+            and len(ew) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) for x in ew)
+            and 0 < ew[0] <= ew[1]
+        ):
+            error_wait = (float(ew[0]), float(ew[1]))
+        else:
+            t.error("error_wait", f"expected [MIN, MAX] seconds with 0 < MIN <= MAX, got {ew!r}")
+    hold = t.integer("hold_time", 240, lo=0, hi=65535)
+    if isinstance(hold, int) and hold in (1, 2):
+        t.error("hold_time", "expected 0 or 3..65535 (RFC 4271 section 4.2), got " + str(hold))
+    bfd_raw = t.data.get("bfd")
+    bfd = _read_bfd(None, bfd_raw) if isinstance(bfd_raw, bool) else _read_bfd(t.table("bfd"), None)
+    t.used.add("bfd")
+    multihop_raw = t.raw("multihop", None)
+    multihop: int | None = None
+    if multihop_raw is True:
+        multihop = 64
+    elif isinstance(multihop_raw, int) and not isinstance(multihop_raw, bool) and 1 <= multihop_raw <= 255:
+        multihop = multihop_raw
+    elif multihop_raw not in (None, False):
+        t.error("multihop", f"expected true/false or a TTL 1..255, got {multihop_raw!r}")
+    cfg = dict(
+        interface=t.string("interface", None),
+        local_as=t.integer("local_as", None, lo=1, hi=0xFFFFFFFF),
+        local_address=t.convert("local_address", parse_address, "IP address", None),
+        description=t.string("description", ""),
+        enabled=t.boolean("enabled", True),
+        passive=t.boolean("passive", False),
+        port=t.integer("port", 179, lo=1, hi=65535),
+        hold_time=hold,
+        keepalive_time=t.integer("keepalive_time", None, lo=0, hi=21845),
+        connect_retry_time=t.integer("connect_retry_time", 5, lo=1, hi=65535),
+        error_wait=error_wait,
+        families=tuple(families) or ((1, 1),),
+        next_hop_self=t.boolean("next_hop_self", False),
+        route_reflector_client=t.boolean("route_reflector_client", False),
+        add_path=AddPathMode(t.string("add_path", "off", choices=[m.value for m in AddPathMode]) or "off"),
+        graceful_restart_time=t.integer("graceful_restart_time", None, lo=0, hi=4095),
+        max_prefix=t.integer("max_prefix", None, lo=1),
+        max_prefix_restart=t.number("max_prefix_restart", None),
+        md5_password=t.string("md5_password", None),
+        ttl_security=t.boolean("ttl_security", False),
+        multihop=multihop,
+        connected_subnet=t.convert("connected_subnet", parse_prefix, "prefix", None),
+        import_policy=t.string("import", None),
+        export_policy=t.string("export", None),
+        bfd=bfd,
+    )
+    if cfg["ttl_security"] and multihop is not None:
+        t.error("ttl_security", "cannot be combined with multihop (GTSM needs TTL 255 on arrival)")
+    t.finish()
+    if remote_as is None or (address is None and not dynamic) or None in (cfg["hold_time"],):
+        return None
+    return NeighborConfig(
+        name=name or (str(address) if address is not None else ""),
+        address=address,
+        remote_as=remote_as,
+        **cfg,
+    )  # type: ignore[arg-type]
+
+
+MATCH_KEYS = [
+    "prefix",
+    "prefix_list",
+    "family",
+    "source",
+    "kernel_table",
+    "neighbor",
+    "learned_from",
+    "as_path_contains",
+    "as_path_regex",
+    "as_path_length",
+    "community",
+    "large_community",
+    "next_hop_in",
+    "local_pref",
+    "med",
+]
+SET_KEYS = [
+    "local_pref",
+    "med",
+    "community_add",
+    "community_remove",
+    "large_community_add",
+    "large_community_remove",
+    "next_hop",
+    "as_path_prepend",
+]
+RULE_KEYS = ["name", "match", "set", "action"]
+
+
+def _read_policy(
+    p_t: _Table, name: str, prefix_lists: dict[str, tuple[str, ...]], neighbor_names: set[str]
+) -> dict[str, Any] | None:
+    """Check one `[policy.NAME]` key by key (for line numbers and hints), then let the RIB build it."""
+    t = p_t.table(name)
+    if t is None:
+        return None
+    default = t.string("default", "reject", choices=["accept", "reject"])
+    spec: dict[str, Any] = {"default": default, "rules": []}
+    for r in t.tables("rules"):
+        rule: dict[str, Any] = {}
+        for key in r.data:
+            if key not in RULE_KEYS:
+                r.error(key, "unknown key" + _hint(key, RULE_KEYS))
+        if "name" in r.data:
+            rule["name"] = r.string("name")
+        action = r.string("action", "accept", choices=["accept", "reject", "continue"])
+        rule["action"] = action
+        for section, known in (("match", MATCH_KEYS), ("set", SET_KEYS)):
+            sub = r.data.get(section)
+            if sub is None:
+                continue
+            if not isinstance(sub, dict):
+                r.error(section, f"expected a table, got {_type_name(sub)} {sub!r}")
+                continue
+            body = dict(sub)
+            for key in sub:
+                if key not in known:
+                    r.error(
+                        f"{section}.{key}" if False else section,
+                        f"{section}.{key}: unknown key" + _hint(key, known),
+                    )
+                    body.pop(key)
+            if section == "match" and "prefix_list" in body:
+                ref = body.pop("prefix_list")
+                refs = ref if isinstance(ref, list) else [ref]
+                entries: list[str] = list(
+                    body.get("prefix", [])
+                    if isinstance(body.get("prefix"), list)
+                    else [body["prefix"]]
+                    if "prefix" in body
+                    else []
+                )
+                for item in refs:
+                    if not isinstance(item, str) or item not in prefix_lists:
+                        r.ctx.error(
+                            (*r.path, "match", "prefix_list"),
+                            f"prefix list {item!r} is not defined" + _hint(str(item), sorted(prefix_lists)),
+                        )
+                    else:
+                        entries.extend(prefix_lists[item])
+                body["prefix"] = entries
+            if section == "match" and "neighbor" in body:
+                refs = body["neighbor"] if isinstance(body["neighbor"], list) else [body["neighbor"]]
+                for item in refs:
+                    if isinstance(item, str) and item not in neighbor_names and not _is_address(item):
+                        r.ctx.error(
+                            (*r.path, "match", "neighbor"),
+                            f"neighbor {item!r} is not defined" + _hint(item, sorted(neighbor_names)),
+                        )
+            rule[section] = body
+        r.used.update(RULE_KEYS)
+        try:
+            Rule.from_dict(rule)
+        except (PolicyError, ValueError, TypeError) as exc:
+            r.error(None, f"invalid rule: {exc}")
+        spec["rules"].append(rule)
+    t.finish()
+    return spec
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
+    """Validate a whole document; raise `ConfigErrors` listing every problem."""
+    lines = LineMap(text)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = getattr(exc, "lineno", None)
+        if line is None and (m := re.search(r"at line (\d+)", str(exc))) is not None:
+            line = int(m.group(1))
+        raise ConfigErrors(
+            [ConfigError(file=source, line=line, key="", message=f"TOML syntax error: {exc}")]
+        ) from None
+    ctx = _Ctx(source, lines)
+    root = _Table(ctx, (), doc)
+
+    g_t = root.table("global")
+    glob = _read_global(g_t) if g_t is not None else None
+    if g_t is None:
+        root.error("global", "required table [global] (asn, router_id) is missing")
+    asn = glob.asn if glob else None
+
+    neighbors: list[NeighborConfig] = []
+    seen_names: dict[str, int] = {}
+    seen_addresses: set[object] = set()
+    neighbor_tables = root.tables("neighbor")
+    for i, t in enumerate(neighbor_tables):
+        n = _read_neighbor(t, asn, dynamic=False)
+        if n is None:
+            continue
+        if n.name in seen_names:
+            t.error(
+                "name", f"duplicate neighbor name {n.name!r} (first used by neighbor[{seen_names[n.name]}])"
+            )
+        if n.address in seen_addresses:
+            t.error("address", f"duplicate neighbor address {n.address}")
+        seen_names[n.name] = i
+        seen_addresses.add(n.address)
+        neighbors.append(n)
+
+    dynamics: list[DynamicNeighborConfig] = []
+    for t in root.tables("dynamic_neighbor"):
+        prefix = t.convert("prefix", parse_prefix, "prefix")
+        max_sessions = t.integer("max_sessions", 64, lo=1, hi=100_000)
+        tmpl = _read_neighbor(t, asn, dynamic=True)
+        if prefix is not None and tmpl is not None:
+            dynamics.append(
+                DynamicNeighborConfig(
+                    name=tmpl.name or str(prefix), prefix=prefix, max_sessions=max_sessions, template=tmpl
+                )
+            )
+
+    origination = OriginationConfig()
+    o_t = root.table("origination")
+    if o_t is not None:
+        kernels: list[KernelImportConfig] = []
+        for k in o_t.tables("kernel"):
+            table_no = k.integer("table", lo=1, hi=0xFFFFFFFF)
+            kernels.append(
+                KernelImportConfig(
+                    table=table_no or 0,
+                    protocol=k.integer("protocol", None, lo=0, hi=255),
+                    communities=k.converted_list("add_community", parse_community, "community"),
+                )
+            )
+            k.finish()
+        origination = OriginationConfig(
+            interfaces=o_t.strings("interfaces"),
+            static=o_t.converted_list("static", parse_prefix, "prefix"),
+            kernel=tuple(kernels),
+            resync_interval=o_t.number("resync_interval", 30.0, lo=0.1),
+            communities=o_t.converted_list("add_community", parse_community, "community"),
+        )
+        o_t.finish()
+
+    kernel = KernelExportConfig()
+    k_t = root.table("kernel")
+    if k_t is not None:
+        kernel = KernelExportConfig(
+            enabled=k_t.boolean("enabled", True),
+            table=k_t.integer("table", 254, lo=1, hi=0xFFFFFFFF),
+            protocol=k_t.integer("protocol", kernel.protocol, lo=0, hi=255),
+            metric=k_t.integer("metric", 32, lo=0, hi=0xFFFFFFFF),
+            keep_on_exit=k_t.boolean("keep_on_exit", False),
+            merge_paths=k_t.integer("merge_paths", 16, lo=1, hi=256),
+            install_local=k_t.boolean("install_local", False),
+            exclude_communities=k_t.converted_list("exclude_community", parse_community, "community"),
+            policy=k_t.string("export", "accept"),
+        )
+        k_t.finish()
+        if kernel.enabled and any(
+            kernel.protocol == ki.protocol and kernel.table == ki.table for ki in origination.kernel
+        ):
+            k_t.error(
+                "protocol",
+                "kernel export uses the same table and protocol as an [[origination.kernel]] "
+                "import: pybgpd would learn its own routes",
+            )
+
+    prefix_lists: dict[str, tuple[str, ...]] = {}
+    pl_t = root.table("prefix_list")
+    if pl_t is not None:
+        for name in list(pl_t.data):
+            pl_t.converted_list(name, parse_prefix_list_entry, "prefix list entry")
+            prefix_lists[name] = (
+                tuple(x for x in pl_t.data[name] if isinstance(x, str))
+                if isinstance(pl_t.data[name], list)
+                else ()
+            )
+
+    policies: dict[str, dict[str, Any]] = {}
+    p_t = root.table("policy")
+    if p_t is not None:
+        for name in list(p_t.data):
+            if name in BUILTIN_POLICIES:
+                p_t.used.add(name)
+                p_t.error(name, f"{name!r} is a built-in policy name; choose another")
+                continue
+            pol = _read_policy(p_t, name, prefix_lists, set(seen_names))
+            if pol is not None:
+                policies[name] = pol
+
+    logging_cfg = LoggingConfig()
+    l_t = root.table("logging")
+    if l_t is not None:
+        level = l_t.string("level", "info", choices=["debug", "info", "warning", "error"])
+        fmt = l_t.string("format", "text", choices=["text", "json"])
+        file = l_t.string("file", None)
+        logging_cfg = LoggingConfig(level=level, format=fmt, file=Path(file) if file else None)
+        l_t.finish()
+
+    control = ControlConfig()
+    c_t = root.table("control")
+    if c_t is not None:
+        sock = c_t.string("socket", str(control.socket))
+        mode_raw = c_t.string("mode", "0660")
+        mode = 0o660
+        try:
+            mode = int(mode_raw, 8)
+        except (TypeError, ValueError):
+            c_t.error("mode", f'expected an octal permission string like "0660", got {mode_raw!r}')
+        control = ControlConfig(socket=Path(sock), mode=mode)
+        c_t.finish()
+
+    metrics = MetricsConfig()
+    m_t = root.table("metrics")
+    if m_t is not None:
+        metrics = MetricsConfig(address=m_t.convert("address", parse_hostport, "HOST:PORT address", None))
+        m_t.finish()
+
+    root.finish()
+
+    # Cross references, reported at the referring key.
+    all_policies = set(policies) | set(BUILTIN_POLICIES)
+    for idx, t in enumerate(neighbor_tables):
+        for key in ("import", "export"):
+            ref = t.data.get(key)
+            if isinstance(ref, str) and ref not in all_policies:
+                ctx.error(
+                    ("neighbor", idx, key),
+                    f"policy {ref!r} is not defined" + _hint(ref, sorted(all_policies)),
+                )
+        del idx
+    if k_t is not None:
+        ref = k_t.data.get("export")
+        if isinstance(ref, str) and ref not in all_policies:
+            k_t.error("export", f"policy {ref!r} is not defined" + _hint(ref, sorted(all_policies)))
+    if ctx.errors or glob is None:
+        if not ctx.errors:
+            ctx.error(("global",), "invalid [global] table")
+        raise ConfigErrors(sorted(ctx.errors, key=lambda e: e.line or 0))
+    return DaemonConfig(
+        source=Path(source),
+        global_=glob,
+        neighbors=tuple(neighbors),
+        dynamic_neighbors=tuple(dynamics),
+        origination=origination,
+        kernel=kernel,
+        prefix_lists=prefix_lists,
+        policies=policies,
+        logging=logging_cfg,
+        control=control,
+        metrics=metrics,
+    )
+
+
+def load_config(path: str | Path) -> DaemonConfig:
+    """Read and validate a config file; `ConfigErrors` on any problem (including an unreadable file)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigErrors(
+            [ConfigError(file=str(p), line=None, key="", message=f"cannot read: {exc}")]
+        ) from None
+    return parse_config(text, str(p))

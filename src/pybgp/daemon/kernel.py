@@ -1,0 +1,238 @@
+"""Best paths -> kernel routes: the daemon's kernel protocol (BIRD `protocol kernel` with `merge paths`).
+
+Owns: turning a Loc-RIB `BestChange` into a `FibRoute` (one nexthop per merged path: the path's next hop
+via the interface of the session it came from, TARGET.md rule 5), the export filter (rule 6: never our own
+originated routes, never routes carrying an excluded community, then the configured kernel policy),
+batching changes into one `FibPort.apply` per event-loop turn, fast nexthop removal when a link or BFD
+session dies, and the "routes pybgpd installed" view for `pybgpctl show kernel`.
+Never does: route selection (the RIB did it) or netlink itself (the `FibPort` does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+
+from pybgp.daemon.logsetup import event
+from pybgp.daemon.metrics import Metrics
+from pybgp.daemon.schema import DaemonConfig, IPAddress, KernelExportConfig
+from pybgp.fib.model import FibPort, FibRoute, NextHop
+from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.route import BestChange, Path
+from pybgp.wire.nlri import Prefix
+
+log = logging.getLogger("pybgp.daemon.kernel")
+
+IfnameResolver = Callable[[IPAddress], str | None]
+
+
+class KernelExporter:
+    """Feeds a `FibPort` from best-path changes, batched per event-loop turn."""
+
+    def __init__(
+        self,
+        fib: FibPort,
+        config: DaemonConfig,
+        metrics: Metrics | None = None,
+        resolve_ifname: IfnameResolver | None = None,
+    ) -> None:
+        self.fib = fib
+        self.metrics = metrics
+        self.resolve_ifname = resolve_ifname
+        self._config = config
+        self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
+        self._pending: dict[Prefix, FibRoute | None] = {}
+        self._pending_since: float | None = None
+        self._scheduled = False
+        self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
+        self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
+        self.installed_count = 0
+
+    @property
+    def cfg(self) -> KernelExportConfig:
+        return self._config.kernel
+
+    def reconfigure(self, config: DaemonConfig) -> None:
+        self._config = config
+        self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
+
+    # --- translation ------------------------------------------------------------------------------
+
+    def exportable(self, prefix: Prefix, path: Path) -> bool:
+        """Rule 6 plus the configured kernel policy."""
+        if path.peer.local and not self.cfg.install_local:
+            return False
+        if self.cfg.exclude_communities and not set(self.cfg.exclude_communities).isdisjoint(
+            path.attributes.communities
+        ):
+            return False
+        return self._policy.apply(path, PolicyContext(prefix=prefix)) is not None
+
+    def nexthop_for(self, path: Path) -> NextHop | None:
+        gateway = path.next_hop
+        ifname = path.peer.interface
+        if ifname is None and gateway is not None and self.resolve_ifname is not None:
+            ifname = self.resolve_ifname(gateway)
+        if ifname is None:
+            return None
+        if gateway is not None and gateway.is_unspecified:
+            gateway = None
+        return NextHop(gateway, ifname)
+
+    def route_for(self, change: BestChange) -> FibRoute | None:
+        """The kernel route for a change, or None when nothing may be installed for the prefix."""
+        if change.best is None:
+            return None
+        paths = change.multipath or (change.best,)
+        hops: list[NextHop] = []
+        for path in paths[: self.cfg.merge_paths]:
+            if not self.exportable(change.prefix, path):
+                if path is change.best:
+                    return None  # BIRD filters the best route; merged paths ride on it
+                continue
+            nh = self.nexthop_for(path)
+            if nh is not None and nh not in self._down and nh.ifname not in self._down_ifnames:
+                hops.append(nh)
+        if not hops:
+            return None
+        return FibRoute(change.prefix.without_path_id(), tuple(hops))
+
+    # --- feeding the FIB --------------------------------------------------------------------------
+
+    def on_best_changes(self, changes: Iterable[BestChange]) -> None:
+        for change in changes:
+            self.on_best_change(change)
+
+    def on_best_change(self, change: BestChange) -> None:
+        """Record a change; the FIB write happens once per loop turn for all changes recorded."""
+        if not self.cfg.enabled:
+            return
+        self._pending[change.prefix.without_path_id()] = self.route_for(change)
+        if self._pending_since is None:
+            self._pending_since = time.perf_counter()
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                asyncio.get_running_loop().call_soon(self.flush_pending)
+            except RuntimeError:  # no loop (unit tests calling synchronously): write now
+                self.flush_pending()
+
+    def flush_pending(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        started, self._pending_since = self._pending_since, None
+        replace = [r for r in pending.values() if r is not None]
+        delete = [p for p, r in pending.items() if r is None]
+        try:
+            self.fib.apply(replace=replace, delete=delete)
+        except Exception:  # the kernel adapter must not take the daemon down; resync repairs later
+            log.exception("kernel write failed for %d routes", len(pending))
+        if self.metrics is not None and started is not None:
+            self.metrics.install_latency.observe(time.perf_counter() - started)
+        self._update_gauges()
+
+    def nexthop_down(self, nh: NextHop, reason: str) -> None:
+        """A nexthop died (carrier loss, BFD Down): drop it from every route at once, before BGP notices."""
+        if nh in self._down:
+            return
+        self._down.add(nh)
+        started = time.perf_counter()
+        try:
+            self.fib.nexthop_down(nh)
+        except Exception:
+            log.exception("nexthop_down %s failed", nh)
+        event(
+            log,
+            "nexthop-down",
+            f"removed nexthop {nh} from kernel routes ({reason})",
+            nexthop=str(nh),
+            reason=reason,
+            seconds=round(time.perf_counter() - started, 6),
+        )
+        self._update_gauges()
+
+    def nexthop_up(self, nh: NextHop) -> None:
+        """The nexthop may be used again (its session re-established); routes come back with BGP."""
+        self._down.discard(nh)
+
+    def interface_down(self, ifname: str, reason: str) -> None:
+        """Every nexthop through `ifname` is dead (carrier loss, BFD Down of the neighbor on that link):
+        remove them from the kernel now and keep them out until `interface_up`."""
+        if ifname in self._down_ifnames:
+            return
+        self._down_ifnames.add(ifname)
+        started = time.perf_counter()
+        hops = {nh for route in self.fib.routes().values() for nh in route.nexthops if nh.ifname == ifname}
+        for nh in sorted(hops):
+            try:
+                self.fib.nexthop_down(nh)
+            except Exception:
+                log.exception("nexthop_down %s failed", nh)
+        event(
+            log,
+            "nexthop-down",
+            f"removed {len(hops)} nexthops via {ifname} from kernel routes ({reason})",
+            interface=ifname,
+            reason=reason,
+            seconds=round(time.perf_counter() - started, 6),
+        )
+        self._update_gauges()
+
+    def interface_up(self, ifname: str) -> None:
+        """Nexthops through `ifname` may be installed again (its session re-established)."""
+        self._down_ifnames.discard(ifname)
+        self._down = {nh for nh in self._down if nh.ifname != ifname}
+
+    def reconcile(self, changes: Iterable[BestChange]) -> None:
+        """Make the kernel exactly match the given selections (startup, resync, after reload)."""
+        if not self.cfg.enabled:
+            return
+        desired = [r for r in (self.route_for(c) for c in changes) if r is not None]
+        self._pending.clear()
+        try:
+            self.fib.reconcile(desired)
+        except Exception:
+            log.exception("kernel reconcile failed")
+        self._update_gauges()
+
+    def _update_gauges(self) -> None:
+        routes = self.fib.routes()
+        self.installed_count = len(routes)
+        if self.metrics is not None:
+            self.metrics.routes_installed.set(len(routes))
+            failures = getattr(self.fib, "failures", None)
+            if callable(failures):
+                try:
+                    self.metrics.kernel_failures.set(len(failures()))
+                except Exception:
+                    pass
+
+    def shutdown(self) -> None:
+        """On exit: flush our routes unless `keep_on_exit` (forwarding then survives a restart)."""
+        try:
+            if not self.cfg.keep_on_exit:
+                self.fib.flush()
+            self.fib.close()
+        except Exception:
+            log.exception("kernel shutdown failed")
+
+    def view(self, prefix: Prefix | None = None) -> list[dict[str, object]]:
+        routes = self.fib.routes()
+        if prefix is not None:
+            items = [routes[prefix]] if prefix in routes else []
+        else:
+            items = sorted(routes.values(), key=lambda r: (r.prefix.afi, r.prefix.network, r.prefix.length))
+        return [
+            {
+                "prefix": str(r.prefix),
+                "nexthops": [
+                    {"gateway": str(nh.gateway) if nh.gateway is not None else None, "ifname": nh.ifname}
+                    for nh in r.nexthops
+                ],
+            }
+            for r in items
+        ]

@@ -1,0 +1,126 @@
+"""`pybgpd`: the daemon's entry point (argument parsing, config check, event loop, signals).
+
+Owns: `pybgpd -c FILE` (run in the foreground, as systemd and the lab want), `pybgpd --check -c FILE`
+(validate and print every error with file:line: key; exit 1 on errors), uvloop when installed, and the
+signal wiring: SIGTERM/SIGINT stop gracefully (Cease/Administrative Shutdown with an RFC 9003 message to
+every peer, kernel routes flushed or kept as configured, exit 0), SIGHUP reloads.
+Never does: BGP, BFD or kernel work itself (that is `pybgp.daemon.daemon.Daemon`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from pybgp.daemon.config import ConfigErrors, load_config
+from pybgp.daemon.logsetup import setup_logging
+from pybgp.daemon.schema import DaemonConfig
+
+log = logging.getLogger("pybgp.daemon")
+
+DEFAULT_CONFIG = "/etc/pybgpd/pybgpd.toml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pybgpd", description="pure-Python BGP-4 speaker with BFD for L3 servers"
+    )
+    p.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG, help=f"TOML config file (default {DEFAULT_CONFIG})"
+    )
+    p.add_argument("--check", action="store_true", help="validate the config, print every error, and exit")
+    p.add_argument("-s", "--socket", default=None, help="control socket path (overrides [control] socket)")
+    p.add_argument("--no-uvloop", action="store_true", help="use the standard asyncio event loop")
+    return p
+
+
+def check(path: str) -> int:
+    """Print each config error as `file:line: key: message`; 0 when the file is valid, else 1."""
+    try:
+        cfg = load_config(path)
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: OK ({len(cfg.neighbors)} neighbors, {len(cfg.dynamic_neighbors)} dynamic ranges, "
+        f"{len(cfg.policies)} policies)"
+    )
+    return 0
+
+
+async def run(cfg: DaemonConfig, config_path: str) -> int:
+    """Run the daemon until SIGTERM/SIGINT; reload on SIGHUP. Returns the exit code."""
+    from pybgp.daemon.daemon import Daemon
+
+    daemon = Daemon(cfg, config_path=config_path)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(daemon.reload()))
+    try:
+        await daemon.start()
+    except Exception as exc:
+        log.exception("pybgpd failed to start: %s", exc)
+        await daemon.stop("startup failed")
+        return 1
+    await stop.wait()
+    await daemon.stop("pybgpd shutting down")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.check:
+        return check(args.config)
+    try:
+        cfg = load_config(args.config)
+    except ConfigErrors as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"pybgpd: not starting: {len(exc.errors)} config error(s)", file=sys.stderr)
+        return 1
+    if args.socket:
+        cfg = replace(cfg, control=replace(cfg.control, socket=Path(args.socket)))
+    setup_logging(cfg.logging)
+    if not args.no_uvloop and uvloop_usable():
+        import uvloop
+
+        return int(uvloop.run(run(cfg, args.config)))
+    return asyncio.run(run(cfg, args.config))
+
+
+def uvloop_usable() -> bool:
+    """uvloop when installed and the transport layer accepts its transports.
+
+    uvloop's TCPTransport is not an `asyncio.Transport` subclass; `pybgp.aio.peer` asserted that type
+    when this was written, which would kill every connection, so the standard loop is used until it
+    accepts any transport. The probe reads the check itself rather than guessing.
+    """
+    try:
+        import inspect
+
+        import uvloop.loop
+
+        from pybgp.aio import peer
+    except ImportError:
+        return False
+    if issubclass(uvloop.loop.TCPTransport, asyncio.Transport):
+        return True
+    source = inspect.getsource(peer)
+    usable = "isinstance(transport, asyncio.Transport)" not in source
+    if not usable:
+        log.info("uvloop installed but pybgp.aio.peer requires asyncio.Transport: using the standard loop")
+    return usable
+
+
+if __name__ == "__main__":
+    sys.exit(main())

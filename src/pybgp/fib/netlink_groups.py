@@ -1,0 +1,210 @@
+"""Bookkeeping of kernel nexthop objects and groups shared by routes (no I/O).
+
+Owns: which nexthop object id stands for which `NextHop`, which group id for which nexthop set, the
+routes using each group, id allocation that avoids ids already taken in the kernel, and the plans
+`NetlinkFib` turns into messages: a batch of route changes (reusing a group whose members already
+equal the wanted set; rewriting a whole group in one message when every route of it moves to the
+same new set), a failover (`nexthop_down`: rewrite or remove only the groups holding the dead
+nexthop), and garbage (groups no route uses, nexthops no group uses). Never does: netlink, time.
+
+Every route in nexthop-object mode points at a group, even a group of one, so a dead nexthop is
+always handled by touching groups: a group left empty is deleted and the kernel removes its routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pybgp.fib.model import NextHop
+from pybgp.wire.nlri import Prefix
+
+Hops = tuple[NextHop, ...]
+
+
+@dataclass(slots=True)
+class Group:
+    """A kernel nexthop group: its id, its members now, and the routes pointing at it."""
+
+    gid: int
+    nexthops: Hops
+    prefixes: set[Prefix] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class RoutePlan:
+    """What a batch needs: nexthop objects and groups to create or rewrite, then route moves."""
+
+    new_nexthops: list[NextHop] = field(default_factory=list)
+    group_writes: list[tuple[int, Hops, Hops | None]] = field(default_factory=list)  # gid, new, old
+    moves: list[tuple[Prefix, int]] = field(default_factory=list)  # prefix -> group id
+    unchanged: int = 0
+
+
+class GroupTable:
+    """Nexthop ids, groups and the route -> group map, kept in step with what the kernel holds."""
+
+    def __init__(self, first_id: int = 0x0B60000, taken: Iterable[int] = ()) -> None:
+        self.nh_ids: dict[NextHop, int] = {}
+        self.nh_groups: dict[NextHop, set[int]] = {}
+        self.groups: dict[int, Group] = {}
+        self.index: dict[Hops, int] = {}
+        self.route_gid: dict[Prefix, int] = {}
+        self._taken: set[int] = set(taken)
+        self._next_id = first_id
+
+    # -- ids ------------------------------------------------------------------------------------
+
+    def allocate(self) -> int:
+        """A nexthop id unused by us and by anyone else in the kernel at start."""
+        while self._next_id in self._taken or self._next_id in self.groups or self._next_id == 0:
+            self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        nh_id = self._next_id
+        self._taken.add(nh_id)
+        self._next_id = (self._next_id + 1) & 0xFFFFFFFF
+        return nh_id
+
+    def release(self, nh_id: int) -> None:
+        self._taken.discard(nh_id)
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def nexthops_of(self, prefix: Prefix) -> Hops | None:
+        gid = self.route_gid.get(prefix)
+        if gid is None:
+            return None
+        group = self.groups.get(gid)
+        return group.nexthops if group is not None else ()
+
+    # -- route batches --------------------------------------------------------------------------
+
+    def plan(self, wanted: dict[Prefix, Hops]) -> RoutePlan:
+        """Decide groups and moves for `wanted` routes; state changes only in `commit_*` calls.
+
+        A route whose group already has exactly the wanted members is unchanged (so updates that
+        follow a `nexthop_down` cost nothing). When every route of one group moves to the same new
+        set that no group has yet, the group itself is rewritten: one message instead of one per route.
+        """
+        plan = RoutePlan()
+        pending: dict[Prefix, Hops] = {}
+        by_source: dict[tuple[int, Hops], list[Prefix]] = {}
+        for prefix, hops in wanted.items():
+            gid = self.route_gid.get(prefix)
+            if gid is not None and gid in self.groups and self.groups[gid].nexthops == hops:
+                plan.unchanged += 1
+                continue
+            pending[prefix] = hops
+            if gid is not None and gid in self.groups:
+                by_source.setdefault((gid, hops), []).append(prefix)
+        new_sets: dict[Hops, int] = {}
+        rewritten: set[int] = set()
+        for (gid, hops), prefixes in by_source.items():
+            group = self.groups[gid]
+            if hops in self.index or hops in new_sets or len(prefixes) != len(group.prefixes):
+                continue
+            plan.group_writes.append((gid, hops, group.nexthops))
+            new_sets[hops] = gid
+            rewritten.add(gid)
+            for prefix in prefixes:
+                del pending[prefix]
+        for prefix, hops in pending.items():
+            gid = new_sets.get(hops)
+            if gid is None:
+                gid = self.index.get(hops)
+                if gid in rewritten:  # that group is getting other members in this batch
+                    gid = None
+            if gid is None:
+                gid = self.allocate()
+                new_sets[hops] = gid
+                plan.group_writes.append((gid, hops, None))
+            plan.moves.append((prefix, gid))
+        seen: set[NextHop] = set()
+        for _gid, hops, _old in plan.group_writes:
+            for nh in hops:
+                if nh not in self.nh_ids and nh not in seen:
+                    seen.add(nh)
+                    plan.new_nexthops.append(nh)
+        return plan
+
+    def commit_nexthop(self, nh: NextHop, nh_id: int) -> None:
+        self.nh_ids[nh] = nh_id
+        self.nh_groups.setdefault(nh, set())
+
+    def commit_group(self, gid: int, hops: Hops) -> None:
+        """Record that group `gid` now has members `hops` (created or rewritten)."""
+        group = self.groups.get(gid)
+        if group is None:
+            group = self.groups[gid] = Group(gid, hops)
+        else:
+            if self.index.get(group.nexthops) == gid:
+                del self.index[group.nexthops]
+            for nh in group.nexthops:
+                if nh not in hops:
+                    self.nh_groups.get(nh, set()).discard(gid)
+            group.nexthops = hops
+        self.index.setdefault(hops, gid)
+        for nh in hops:
+            self.nh_groups.setdefault(nh, set()).add(gid)
+
+    def commit_move(self, prefix: Prefix, gid: int) -> None:
+        old = self.route_gid.get(prefix)
+        if old is not None and old in self.groups:
+            self.groups[old].prefixes.discard(prefix)
+        self.route_gid[prefix] = gid
+        self.groups[gid].prefixes.add(prefix)
+
+    def forget_route(self, prefix: Prefix) -> None:
+        gid = self.route_gid.pop(prefix, None)
+        if gid is not None and gid in self.groups:
+            self.groups[gid].prefixes.discard(prefix)
+
+    # -- failover -------------------------------------------------------------------------------
+
+    def plan_nexthop_down(self, nh: NextHop) -> tuple[list[tuple[int, Hops]], list[int]]:
+        """Groups holding `nh`: (gid, remaining members) to rewrite, and gids left empty to delete."""
+        rewrites: list[tuple[int, Hops]] = []
+        deletes: list[int] = []
+        for gid in sorted(self.nh_groups.get(nh, ())):
+            group = self.groups.get(gid)
+            if group is None:
+                continue
+            remaining = tuple(h for h in group.nexthops if h != nh)
+            if remaining:
+                rewrites.append((gid, remaining))
+            else:
+                deletes.append(gid)
+        return rewrites, deletes
+
+    def drop_group(self, gid: int) -> set[Prefix]:
+        """Forget group `gid` (deleted in the kernel, which removed its routes); returns those routes."""
+        group = self.groups.pop(gid, None)
+        if group is None:
+            return set()
+        if self.index.get(group.nexthops) == gid:
+            del self.index[group.nexthops]
+            for other in self.groups.values():  # another group with the same members takes over
+                if other.nexthops == group.nexthops:
+                    self.index[other.nexthops] = other.gid
+                    break
+        for nh in group.nexthops:
+            self.nh_groups.get(nh, set()).discard(gid)
+        for prefix in group.prefixes:
+            if self.route_gid.get(prefix) == gid:
+                del self.route_gid[prefix]
+        self.release(gid)
+        return group.prefixes
+
+    def drop_nexthop(self, nh: NextHop) -> None:
+        nh_id = self.nh_ids.pop(nh, None)
+        self.nh_groups.pop(nh, None)
+        if nh_id is not None:
+            self.release(nh_id)
+
+    # -- garbage --------------------------------------------------------------------------------
+
+    def garbage(self) -> tuple[list[int], list[NextHop]]:
+        """Groups no route uses, then nexthop objects no remaining group uses."""
+        groups = [gid for gid, group in self.groups.items() if not group.prefixes]
+        dead = set(groups)
+        nexthops = [nh for nh, gids in self.nh_groups.items() if not (gids - dead)]
+        return groups, nexthops

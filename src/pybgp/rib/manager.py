@@ -1,0 +1,417 @@
+"""The whole routing pipeline of a speaker, sans-IO: Adj-RIB-In -> policy -> Loc-RIB -> Adj-RIB-Out.
+
+Owns: `Rib`, which holds one `NeighborRib` per configured neighbor (policies, Adj-RIB-In/Out, the
+update builder, graceful-restart state) and the `LocRib`; it turns received UPDATEs and local
+originations into `BestChange`s and into UPDATE bytes queued per neighbor. Everything takes `now`
+from the caller, and `next_deadline()` says when `tick(now)` / `output(now)` have work (batching
+delay, graceful-restart timers).
+Never does: sockets, tasks, reading the clock, or touching the kernel; `pybgp.aio.speaker` drives
+it and delivers its results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pybgp.rib.adj_rib import AdjRibIn, AdjRibOut, export_path, family_of, loop_reason
+from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
+from pybgp.rib.loc_rib import LocRib
+from pybgp.rib.policy import Policy, PolicyContext, default_policy
+from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source
+from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
+from pybgp.wire.attributes import IPAddress, PathAttributes
+from pybgp.wire.constants import Afi, Safi
+from pybgp.wire.context import Family, WireContext
+from pybgp.wire.errors import UpdateAction
+from pybgp.wire.messages import Update
+from pybgp.wire.nlri import Prefix
+
+
+def update_end_of_rib(update: Update) -> Family | None:
+    """The family an UPDATE marks End-of-RIB for (RFC 4724 section 2), or None."""
+    if update.nlri or update.withdrawn or update.mp_reach is not None:
+        return None
+    if update.attributes is None and update.mp_unreach is None:
+        return (int(Afi.IPV4), int(Safi.UNICAST))
+    unreach = update.mp_unreach
+    if unreach is not None and not unreach.nlri and not unreach.raw_nlri:
+        return (unreach.afi, unreach.safi)
+    return None
+
+
+@dataclass(slots=True, kw_only=True)
+class NeighborRib:
+    """Routing state of one neighbor. `peer` is None while the session is not Established."""
+
+    name: str
+    import_policy: Policy | None = None
+    export_policy: Policy | None = None
+    next_hop_self: bool = False
+    rr_client: bool = False
+    peer: PeerInfo | None = None
+    ctx: WireContext | None = None
+    families: frozenset[Family] = frozenset()
+    adj_in: AdjRibIn | None = None
+    adj_out: AdjRibOut = field(default_factory=AdjRibOut)
+    builder: UpdateBuilder = field(default_factory=UpdateBuilder)
+    stale_deadline: float | None = None
+    sync: list[Prefix] | None = None  # initial export still to do (a snapshot of Loc-RIB keys)
+    sync_pos: int = 0
+    loops: int = 0
+    received_updates: int = 0
+
+    @property
+    def established(self) -> bool:
+        return self.peer is not None and self.ctx is not None
+
+    def effective_import(self, peer: PeerInfo) -> Policy:
+        return self.import_policy if self.import_policy is not None else default_policy(peer)
+
+    def effective_export(self, peer: PeerInfo) -> Policy:
+        return self.export_policy if self.export_policy is not None else default_policy(peer)
+
+
+class Rib:
+    """Adj-RIBs, policies and the Loc-RIB of one speaker, driven by events and `now`."""
+
+    def __init__(self, *, local_as: int, router_id: ipaddress.IPv4Address,
+                 cluster_id: ipaddress.IPv4Address | None = None,
+                 options: DecisionOptions = DEFAULT_OPTIONS,
+                 batch_delay: float = DEFAULT_BATCH_DELAY) -> None:
+        self.local_as = local_as
+        self.router_id = router_id
+        self.cluster_id = cluster_id
+        self.batch_delay = batch_delay
+        self.loc = LocRib(options)
+        self.interner = AttributeInterner()
+        self.neighbors: dict[str, NeighborRib] = {}
+        self.origins: dict[str, tuple[PeerInfo, dict[Prefix, Path]]] = {}
+
+    # -- neighbors -----------------------------------------------------------------------------
+
+    def add_neighbor(self, name: str, *, import_policy: Policy | None = None,
+                     export_policy: Policy | None = None, next_hop_self: bool = False,
+                     rr_client: bool = False) -> NeighborRib:
+        if name in self.neighbors:
+            raise ValueError(f"neighbor {name!r} already exists")
+        nb = NeighborRib(name=name, import_policy=import_policy, export_policy=export_policy,
+                         next_hop_self=next_hop_self, rr_client=rr_client,
+                         builder=UpdateBuilder(self.batch_delay))
+        self.neighbors[name] = nb
+        return nb
+
+    def remove_neighbor(self, name: str, now: float) -> list[BestChange]:
+        changes = self.neighbor_down(name, now, graceful_restart_time=None)
+        del self.neighbors[name]
+        return changes
+
+    def neighbor_up(self, name: str, peer: PeerInfo, ctx: WireContext, families: Iterable[Family],
+                    now: float) -> list[BestChange]:
+        """The session reached Established: remember its facts and start the initial export (every
+        Loc-RIB best path allowed by policy, then End-of-RIB per family). The export runs in slices
+        through `sync_step` so a full table never blocks the caller's loop; `sync_step(now)` with no
+        budget finishes it at once."""
+        nb = self.neighbors[name]
+        nb.peer = peer
+        nb.ctx = ctx
+        nb.families = frozenset((int(a), int(s)) for a, s in families)
+        if nb.adj_in is None:
+            nb.adj_in = AdjRibIn(peer)
+        else:
+            nb.adj_in.peer = peer  # stale paths from before a graceful restart stay until EoR
+        nb.adj_out.clear()
+        nb.builder.clear()
+        nb.sync = list(self.loc.prefixes())
+        nb.sync_pos = 0
+        return []
+
+    def sync_pending(self) -> bool:
+        return any(nb.sync is not None for nb in self.neighbors.values())
+
+    def sync_step(self, now: float, budget: int | None = None) -> bool:
+        """Export up to `budget` prefixes of one pending initial sync (all of every sync when None);
+        True while work remains. Prefixes that changed meanwhile were exported by the change
+        itself; looking up the current best here keeps both consistent (the builder keeps the last
+        word per prefix)."""
+        for nb in self.neighbors.values():
+            sync = nb.sync
+            if sync is None:
+                continue
+            end = len(sync) if budget is None else min(len(sync), nb.sync_pos + budget)
+            for prefix in sync[nb.sync_pos:end]:
+                best = self.loc.best(prefix)
+                if best is not None:
+                    self._export_one(nb, prefix, best, now)
+            nb.sync_pos = end
+            if end >= len(sync):
+                nb.sync = None
+                nb.builder.queue_end_of_rib(sorted(nb.families), now)
+            if budget is not None:
+                break
+        return self.sync_pending()
+
+    def neighbor_down(self, name: str, now: float, *, graceful_restart_time: float | None = None,
+                      families: Iterable[Family] | None = None) -> list[BestChange]:
+        """The session went down (or BFD said so). Without graceful restart every path of the
+        neighbor leaves the Loc-RIB in one batch. With it (the peer advertised RFC 4724 with a
+        restart time), the paths are kept stale until End-of-RIB or `now + graceful_restart_time`."""
+        nb = self.neighbors[name]
+        adj = nb.adj_in
+        nb.peer = None
+        nb.ctx = None
+        nb.sync = None
+        nb.adj_out.clear()
+        nb.builder.clear()
+        if adj is None:
+            return []
+        if graceful_restart_time is not None and graceful_restart_time > 0 and adj.pre:
+            fams = None if families is None else {(int(a), int(s)) for a, s in families}
+            for prefix in adj.mark_stale(fams):
+                path = self.loc.path_of(prefix, name)
+                if path is not None and not path.stale:  # same forwarding: nobody to notify
+                    self.loc.update(prefix, path.peer, dataclasses.replace(path, stale=True))
+            nb.stale_deadline = now + graceful_restart_time
+            if fams is not None:  # families the peer does not preserve go at once
+                gone = [p for p in adj.pre if family_of(p) not in fams]
+                for prefix in gone:
+                    adj.store(prefix, None)
+                return self._apply_loc([(p, adj.peer, None) for p in gone], now)
+            return []
+        prefixes = adj.clear()
+        nb.stale_deadline = None
+        changes = self.loc.remove_peer(adj.peer.name, prefixes)
+        self._export_changes(changes, now)
+        return changes
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def receive(self, name: str, update: Update, now: float) -> list[BestChange]:
+        """Apply one UPDATE from an Established neighbor: loop checks, RFC 7606 treat-as-withdraw,
+        import policy, Loc-RIB; returns the best-path changes (also queued for export)."""
+        nb = self.neighbors[name]
+        peer, adj = nb.peer, nb.adj_in
+        if peer is None or adj is None:
+            return []
+        nb.received_updates += 1
+        eor = update_end_of_rib(update)
+        if eor is not None:
+            adj.eor_received.add(eor)
+            gone = adj.sweep_stale(eor)
+            if not adj.stale:
+                nb.stale_deadline = None
+            return self._apply_loc([(p, peer, None) for p in gone], now)
+        withdrawn: list[Prefix] = list(update.withdrawn)
+        if update.mp_unreach is not None:
+            withdrawn.extend(p for p in update.mp_unreach.nlri if isinstance(p, Prefix))
+        announced: list[tuple[Prefix, tuple[IPAddress, ...]]] = [(p, ()) for p in update.nlri]
+        if update.mp_reach is not None:
+            nhs = update.mp_reach.next_hops
+            announced.extend((p, nhs) for p in update.mp_reach.nlri if isinstance(p, Prefix))
+        attrs = update.attributes
+        fault = update.fault
+        if attrs is None or (fault is not None and fault.action is not UpdateAction.ATTRIBUTE_DISCARD):
+            withdrawn.extend(p for p, _ in announced)  # RFC 7606 treat-as-withdraw
+            announced = []
+        elif loop_reason(attrs, peer, router_id=self.router_id, cluster_id=self.cluster_id) is not None:
+            nb.loops += len(announced)
+            withdrawn.extend(p for p, _ in announced)  # a looped route replaces what we had
+            announced = []
+        work: list[tuple[Prefix, PeerInfo, Path | None]] = []
+        for prefix in withdrawn:
+            key = prefix.without_path_id()
+            if key in adj.pre:
+                adj.store(key, None)
+                work.append((key, peer, None))
+        if announced and attrs is not None:
+            policy = nb.effective_import(peer)
+            # One Path per (attributes, next hops) of this UPDATE, shared by its prefixes; when no
+            # rule looks at the prefix the policy result is shared too.
+            base: dict[tuple[IPAddress, ...], tuple[Path, Path | None]] = {}
+            shared = policy.prefix_free
+            for prefix, nhs in announced:
+                key = prefix.without_path_id()
+                known = base.get(nhs)
+                if known is None:
+                    received = Path(attributes=attrs, peer=peer, next_hops=nhs)
+                    accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
+                    base[nhs] = (received, accepted)
+                elif shared:
+                    received, accepted = known
+                else:
+                    received = known[0]
+                    accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
+                adj.store(key, received)
+                work.append((key, peer, accepted))
+        return self._apply_loc(work, now)
+
+    def _apply_loc(
+        self, work: Sequence[tuple[Prefix, PeerInfo, Path | None]], now: float
+    ) -> list[BestChange]:
+        changes: list[BestChange] = []
+        for prefix, peer, path in work:
+            change = self.loc.update(prefix, peer, path)
+            if change is not None:
+                changes.append(change)
+        self._export_changes(changes, now)
+        return changes
+
+    # -- local origination --------------------------------------------------------------------
+
+    def local_origin(self, name: str, source: Source = Source.STATIC, *, table: int | None = None,
+                     interface: str | None = None) -> PeerInfo:
+        """The origin record of locally originated routes (one per source, e.g. "direct:node0")."""
+        if name not in self.origins:
+            info = PeerInfo(name=name, source=source, asn=self.local_as, local_as=self.local_as,
+                            router_id=self.router_id, table=table, interface=interface)
+            self.origins[name] = (info, {})
+        return self.origins[name][0]
+
+    def originate(self, prefix: Prefix, attributes: PathAttributes, origin: PeerInfo, now: float,
+                  next_hops: tuple[IPAddress, ...] = ()) -> list[BestChange]:
+        """Add or replace a locally originated route; it takes part in the decision process."""
+        if origin.name not in self.origins:
+            self.origins[origin.name] = (origin, {})
+        path = Path(attributes=self.interner.intern(attributes), peer=origin, next_hops=next_hops)
+        self.origins[origin.name][1][prefix] = path
+        return self._apply_loc([(prefix, origin, path)], now)
+
+    def withdraw_local(self, prefix: Prefix, origin: PeerInfo, now: float) -> list[BestChange]:
+        routes = self.origins.get(origin.name)
+        if routes is None or routes[1].pop(prefix, None) is None:
+            return []
+        return self._apply_loc([(prefix, origin, None)], now)
+
+    # -- export --------------------------------------------------------------------------------
+
+    def _export_one(self, nb: NeighborRib, prefix: Prefix, best: Path | None, now: float) -> None:
+        target = nb.peer
+        if target is None or family_of(prefix) not in nb.families:
+            return
+        out: Path | None = None
+        if best is not None:
+            out = export_path(best, prefix, target, router_id=self.router_id, cluster_id=self.cluster_id,
+                              next_hop_self=nb.next_hop_self, interner=self.interner)
+            if out is not None:
+                out = nb.effective_export(target).apply(
+                    out, PolicyContext(prefix=prefix, neighbor=target, export=True), self.interner)
+        if out is None and prefix not in nb.adj_out.sent:
+            nb.builder.discard(prefix)  # nothing sent: nothing to withdraw
+            return
+        nb.builder.queue(prefix, out, now)
+
+    def _export_changes(self, changes: Sequence[BestChange], now: float) -> None:
+        if not changes:
+            return
+        for nb in self.neighbors.values():
+            if nb.peer is None:
+                continue
+            for change in changes:
+                self._export_one(nb, change.prefix, change.best, now)
+
+    def set_import_policy(self, name: str, policy: Policy | None, now: float) -> list[BestChange]:
+        """Install a new import policy and re-run it over the routes the peer sent (kept as received
+        in the Adj-RIB-In, so no ROUTE-REFRESH is needed: soft reconfiguration)."""
+        nb = self.neighbors[name]
+        nb.import_policy = policy
+        adj = nb.adj_in
+        if adj is None or nb.peer is None:
+            return []
+        pol = nb.effective_import(nb.peer)
+        work: list[tuple[Prefix, PeerInfo, Path | None]] = []
+        for prefix, received in adj.pre.items():
+            accepted = pol.apply(received, PolicyContext(prefix=prefix, neighbor=nb.peer), self.interner)
+            current = self.loc.path_of(prefix, name)
+            if accepted is None and current is None:
+                continue
+            if (accepted is not None and current is not None and accepted.attributes is current.attributes
+                    and accepted.next_hops == current.next_hops):
+                continue
+            work.append((prefix, adj.peer, accepted))
+        return self._apply_loc(work, now)
+
+    def accepted(self, name: str) -> dict[Prefix, Path]:
+        """The neighbor's post-policy paths (what it contributes to the Loc-RIB)."""
+        adj = self.neighbors[name].adj_in
+        if adj is None:
+            return {}
+        out: dict[Prefix, Path] = {}
+        for prefix in adj.pre:
+            path = self.loc.path_of(prefix, name)
+            if path is not None:
+                out[prefix] = path
+        return out
+
+    def set_export_policy(self, name: str, policy: Policy | None, now: float) -> None:
+        """Install a new export policy and queue the differences for that neighbor."""
+        nb = self.neighbors[name]
+        nb.export_policy = policy
+        if nb.peer is None:
+            return
+        for prefix, paths in self.loc.items():
+            self._export_one(nb, prefix, paths[0], now)
+        for prefix in [p for p in nb.adj_out.sent if p not in self.loc]:
+            nb.builder.queue(prefix, None, now)
+
+    def route_refresh(self, name: str, afi: int, safi: int) -> list[bytes]:
+        """The peer sent ROUTE-REFRESH (RFC 2918 section 4): the Adj-RIB-Out of that family again."""
+        nb = self.neighbors[name]
+        if nb.ctx is None:
+            return []
+        return nb.builder.resend_all(nb.adj_out, nb.ctx, [(afi, safi)])
+
+    def refresh_begin(self, name: str, family: Family) -> int:
+        """The peer sent BoRR (RFC 7313 section 4.2): its routes of `family` become stale until
+        re-advertised; returns how many."""
+        adj = self.neighbors[name].adj_in
+        if adj is None:
+            return 0
+        return len(adj.mark_stale({(int(family[0]), int(family[1]))}))
+
+    def refresh_end(self, name: str, family: Family, now: float) -> list[BestChange]:
+        """The peer sent EoRR (RFC 7313 section 4.2): what it did not re-advertise is withdrawn."""
+        adj = self.neighbors[name].adj_in
+        if adj is None:
+            return []
+        gone = adj.sweep_stale((int(family[0]), int(family[1])))
+        return self._apply_loc([(p, adj.peer, None) for p in gone], now)
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        deadlines = [d for nb in self.neighbors.values()
+                     for d in (nb.builder.next_deadline(), nb.stale_deadline) if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def tick(self, now: float) -> list[BestChange]:
+        """Sweep stale paths whose graceful-restart timer expired (RFC 4724 4.2)."""
+        changes: list[BestChange] = []
+        for nb in self.neighbors.values():
+            if nb.stale_deadline is not None and now >= nb.stale_deadline and nb.adj_in is not None:
+                nb.stale_deadline = None
+                peer = nb.adj_in.peer
+                gone = nb.adj_in.sweep_stale()
+                changes.extend(self._apply_loc([(p, peer, None) for p in gone], now))
+        return changes
+
+    def output(
+        self, now: float, *, force: bool = False, max_prefixes: int | None = None
+    ) -> dict[str, list[bytes]]:
+        """UPDATE bytes due at `now` per Established neighbor name."""
+        out: dict[str, list[bytes]] = {}
+        for name in self.neighbors:
+            msgs = self.output_for(name, now, force=force, max_prefixes=max_prefixes)
+            if msgs:
+                out[name] = msgs
+        return out
+
+    def output_for(
+        self, name: str, now: float, *, force: bool = False, max_prefixes: int | None = None
+    ) -> list[bytes]:
+        """UPDATE bytes due at `now` for one neighbor (the caller skips a peer that cannot write)."""
+        nb = self.neighbors[name]
+        if nb.ctx is None:
+            return []
+        return nb.builder.build(nb.adj_out, nb.ctx, now, force=force, max_prefixes=max_prefixes)

@@ -1,0 +1,569 @@
+"""Route policies a network engineer can read, built from plain dicts (the daemon's TOML shape).
+
+Owns: `Policy` (ordered rules, a default), `Rule`, `Match`, `Actions`, `PrefixListEntry`,
+`PolicyContext`, the RFC 8212 defaults (`default_policy`), and `PolicyError` for bad config.
+Never does: decide best paths, hold routes, or any I/O. It rewrites attributes only through the
+`AttributeInterner` so rewritten sets stay shared.
+
+SHAPE (what `Policy.from_dict` accepts; the daemon's TOML `[policy.NAME]` tables are exactly this)::
+
+    {
+      "default": "reject",                 # "accept" | "reject" when no rule decides (default reject)
+      "rules": [                           # evaluated in order; the first accept/reject wins
+        {
+          "name": "rack-mates keep their next hop",      # optional, for logs and `show`
+          "match": {                       # every key given must match (AND); lists are OR
+            "prefix": ["10.0.0.0/8 le 32", {"prefix": "10.64.0.0/14", "ge": 24, "le": 32}],
+            "family": "ipv4",              # "ipv4" | "ipv6"
+            "source": ["bgp", "interface", "static", "kernel"],
+            "kernel_table": 119,           # routes learned from this kernel table
+            "neighbor": ["10.69.0.65", "tor1"],   # address or name of the session the policy runs on
+            "learned_from": ["10.69.0.65"],       # (export) address or name the route came from
+            "as_path_contains": [64599],
+            "as_path_regex": "^64600( |$)",      # Python regex over "64600 64599 {1 2}"
+            "as_path_length": {"ge": 0, "le": 3},
+            "community": ["64698:64699", "NO_EXPORT"],   # route carries any of them
+            "large_community": ["64600:1:2"],
+            "next_hop_in": ["10.69.0.64/26"],
+            "local_pref": {"ge": 100}, "med": {"le": 10},
+          },
+          "set": {
+            "local_pref": 200,
+            "med": 10,                     # or "remove"
+            "community_add": ["64698:64699"], "community_remove": ["65000:1"],
+            "large_community_add": ["64600:0:1"], "large_community_remove": [...],
+            "next_hop": "self",            # "self" | "peer" | "peer-unless-same-subnet" |
+                                           # "unchanged" | an address
+            "as_path_prepend": 2,          # prepend our AS this many times (export)
+          },
+          "action": "accept",              # "accept" | "reject" | "continue" (apply set, go on)
+        },
+      ],
+    }
+
+A prefix entry "P", "P le N", "P ge M le N" (or the dict form) matches prefixes inside P whose
+length is between ge (default len(P)) and le (default len(P), or 32/128 when only ge is given),
+as in Cisco/FRR prefix lists. "peer-unless-same-subnet" is TARGET rule 4: keep the route's NEXT_HOP
+if it lies in the session's subnet (a rack-mate on the same link), else use the peer's address.
+
+RFC 8212: a session without a policy rejects everything on eBGP (import and export) and accepts
+everything on iBGP and for local sources (`default_policy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from pybgp.rib.route import (
+    AttributeInterner,
+    IPNetwork,
+    Path,
+    PeerInfo,
+    Source,
+    as_path_length,
+    as_path_string,
+)
+from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
+from pybgp.wire.constants import WELL_KNOWN_COMMUNITIES, Afi, AsPathSegmentType
+from pybgp.wire.nlri import Prefix
+
+_COMMUNITY_NAMES = {name: value for value, name in WELL_KNOWN_COMMUNITIES.items()}
+
+
+class PolicyError(ValueError):
+    """A policy definition is invalid (the config's fault, reported with where it is)."""
+
+
+class Verdict(Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    CONTINUE = "continue"
+
+
+def parse_community(text: str | int) -> int:
+    """"64698:64699" or a well-known name ("NO_EXPORT") or an int -> 32-bit community."""
+    if isinstance(text, int):
+        return text
+    name = text.strip().upper().replace("-", "_")
+    if name in _COMMUNITY_NAMES:
+        return _COMMUNITY_NAMES[name]
+    high, sep, low = text.partition(":")
+    if not sep:
+        raise PolicyError(f"community {text!r}: expected ASN:VALUE")
+    try:
+        hi, lo = int(high), int(low)
+    except ValueError as exc:
+        raise PolicyError(f"community {text!r}: expected ASN:VALUE") from exc
+    if not (0 <= hi <= 0xFFFF and 0 <= lo <= 0xFFFF):
+        raise PolicyError(f"community {text!r}: each half must be 0..65535")
+    return (hi << 16) | lo
+
+
+def format_community(value: int) -> str:
+    return WELL_KNOWN_COMMUNITIES.get(value, f"{value >> 16}:{value & 0xFFFF}")
+
+
+def parse_large_community(text: str) -> LargeCommunity:
+    parts = text.split(":")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError as exc:
+        raise PolicyError(f"large community {text!r}: expected A:B:C") from exc
+    if len(values) != 3 or not all(0 <= v <= 0xFFFFFFFF for v in values):
+        raise PolicyError(f"large community {text!r}: expected A:B:C of 32-bit numbers")
+    return LargeCommunity(values[0], values[1], values[2])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrefixListEntry:
+    """One prefix-list line: `prefix` with an allowed length range [ge, le]."""
+
+    prefix: Prefix
+    ge: int
+    le: int
+
+    def matches(self, p: Prefix) -> bool:
+        return self.ge <= p.length <= self.le and self.prefix.contains(p)
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any]) -> PrefixListEntry:
+        if isinstance(spec, str):
+            words = spec.split()
+            if not words:
+                raise PolicyError("empty prefix-list entry")
+            fields: dict[str, Any] = {"prefix": words[0]}
+            rest = words[1:]
+            if len(rest) % 2:
+                raise PolicyError(f"prefix-list entry {spec!r}: expected 'P [ge N] [le N]'")
+            for key, value in zip(rest[::2], rest[1::2], strict=True):
+                fields[key] = value
+            spec = fields
+        unknown = set(spec) - {"prefix", "ge", "le"}
+        if unknown:
+            raise PolicyError(f"prefix-list entry: unknown keys {sorted(unknown)}")
+        try:
+            prefix = Prefix.parse(str(spec["prefix"]))
+            ge = int(spec["ge"]) if "ge" in spec else prefix.length
+            le = int(spec["le"]) if "le" in spec else (prefix.max_length if "ge" in spec else prefix.length)
+        except (KeyError, ValueError) as exc:
+            raise PolicyError(f"prefix-list entry {spec!r}: {exc}") from exc
+        if not prefix.length <= ge <= le <= prefix.max_length:
+            raise PolicyError(f"prefix-list entry {spec!r}: need len <= ge <= le <= {prefix.max_length}")
+        return cls(prefix=prefix, ge=ge, le=le)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyContext:
+    """What a policy sees besides the path: the prefix, the session the policy runs on (`neighbor`:
+    the peer for import, the target for export, None for the kernel), and whether it is an export."""
+
+    prefix: Prefix
+    neighbor: PeerInfo | None = None
+    export: bool = False
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _range(value: Any, what: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        return value, value
+    if not isinstance(value, Mapping) or set(value) - {"ge", "le", "eq"}:
+        raise PolicyError(f"{what}: expected a number or {{ge = N, le = N}}")
+    if "eq" in value:
+        return int(value["eq"]), int(value["eq"])
+    return int(value.get("ge", 0)), int(value.get("le", 2**32 - 1))
+
+
+def _matches_peer(peer: PeerInfo | None, names: frozenset[str]) -> bool:
+    if peer is None:
+        return False
+    return peer.name in names or (peer.address is not None and str(peer.address) in names)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Match:
+    """The conditions of a rule; empty fields are not checked."""
+
+    prefixes: tuple[PrefixListEntry, ...] = ()
+    family: Afi | None = None
+    sources: frozenset[Source] = frozenset()
+    kernel_table: int | None = None
+    neighbors: frozenset[str] = frozenset()
+    learned_from: frozenset[str] = frozenset()
+    as_path_contains: frozenset[int] = frozenset()
+    as_path_regex: re.Pattern[str] | None = None
+    as_path_length: tuple[int, int] | None = None
+    communities: frozenset[int] = frozenset()
+    large_communities: frozenset[LargeCommunity] = frozenset()
+    next_hop_in: tuple[IPNetwork, ...] = ()
+    local_pref: tuple[int, int] | None = None
+    med: tuple[int, int] | None = None
+
+    @property
+    def depends_on_prefix(self) -> bool:
+        return bool(self.prefixes) or self.family is not None
+
+    def matches(self, path: Path, ctx: PolicyContext) -> bool:
+        attrs = path.attributes
+        if self.prefixes and not any(e.matches(ctx.prefix) for e in self.prefixes):
+            return False
+        if self.family is not None and ctx.prefix.afi != self.family:
+            return False
+        if self.sources and path.peer.source not in self.sources:
+            return False
+        if self.kernel_table is not None and (
+            path.peer.source is not Source.KERNEL or path.peer.table != self.kernel_table
+        ):
+            return False
+        if self.neighbors and not _matches_peer(ctx.neighbor, self.neighbors):
+            return False
+        if self.learned_from and not _matches_peer(path.peer, self.learned_from):
+            return False
+        if self.as_path_contains and not any(
+            asn in self.as_path_contains for seg in attrs.as_path for asn in seg.asns
+        ):
+            return False
+        if self.as_path_regex is not None and not self.as_path_regex.search(as_path_string(attrs)):
+            return False
+        if self.as_path_length is not None:
+            low, high = self.as_path_length
+            if not low <= as_path_length(attrs) <= high:
+                return False
+        if self.communities and self.communities.isdisjoint(attrs.communities):
+            return False
+        if self.large_communities and self.large_communities.isdisjoint(attrs.large_communities):
+            return False
+        if self.next_hop_in:
+            nh = path.next_hop
+            if nh is None or not any(nh in net for net in self.next_hop_in):
+                return False
+        if self.local_pref is not None:
+            lp = attrs.local_pref
+            if lp is None or not self.local_pref[0] <= lp <= self.local_pref[1]:
+                return False
+        if self.med is not None:
+            med = attrs.med
+            if med is None or not self.med[0] <= med <= self.med[1]:
+                return False
+        return True
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Match:
+        known = {"prefix", "family", "source", "kernel_table", "neighbor", "learned_from",
+                 "as_path_contains", "as_path_regex", "as_path_length", "community",
+                 "large_community", "next_hop_in", "local_pref", "med"}
+        unknown = set(spec) - known
+        if unknown:
+            raise PolicyError(f"match: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        kw: dict[str, Any] = {}
+        if "prefix" in spec:
+            kw["prefixes"] = tuple(PrefixListEntry.parse(e) for e in _as_list(spec["prefix"]))
+        if "family" in spec:
+            fam = str(spec["family"]).lower()
+            if fam not in ("ipv4", "ipv6"):
+                raise PolicyError(f"match.family {fam!r}: expected ipv4 or ipv6")
+            kw["family"] = Afi.IPV4 if fam == "ipv4" else Afi.IPV6
+        if "source" in spec:
+            try:
+                kw["sources"] = frozenset(Source(str(s).lower()) for s in _as_list(spec["source"]))
+            except ValueError as exc:
+                raise PolicyError(f"match.source: {exc} (bgp, interface, static, kernel)") from exc
+        if "kernel_table" in spec:
+            kw["kernel_table"] = int(spec["kernel_table"])
+        if "neighbor" in spec:
+            kw["neighbors"] = frozenset(str(n) for n in _as_list(spec["neighbor"]))
+        if "learned_from" in spec:
+            kw["learned_from"] = frozenset(str(n) for n in _as_list(spec["learned_from"]))
+        if "as_path_contains" in spec:
+            kw["as_path_contains"] = frozenset(int(a) for a in _as_list(spec["as_path_contains"]))
+        if "as_path_regex" in spec:
+            try:
+                kw["as_path_regex"] = re.compile(str(spec["as_path_regex"]))
+            except re.error as exc:
+                raise PolicyError(f"match.as_path_regex: {exc}") from exc
+        if "as_path_length" in spec:
+            kw["as_path_length"] = _range(spec["as_path_length"], "match.as_path_length")
+        if "community" in spec:
+            kw["communities"] = frozenset(parse_community(c) for c in _as_list(spec["community"]))
+        if "large_community" in spec:
+            kw["large_communities"] = frozenset(
+                parse_large_community(str(c)) for c in _as_list(spec["large_community"]))
+        if "next_hop_in" in spec:
+            try:
+                kw["next_hop_in"] = tuple(ipaddress.ip_network(str(n)) for n in _as_list(spec["next_hop_in"]))
+            except ValueError as exc:
+                raise PolicyError(f"match.next_hop_in: {exc}") from exc
+        if "local_pref" in spec:
+            kw["local_pref"] = _range(spec["local_pref"], "match.local_pref")
+        if "med" in spec:
+            kw["med"] = _range(spec["med"], "match.med")
+        return cls(**kw)
+
+
+class NextHopAction(Enum):
+    UNCHANGED = "unchanged"
+    SELF = "self"
+    PEER = "peer"
+    PEER_UNLESS_SAME_SUBNET = "peer-unless-same-subnet"
+    ADDRESS = "address"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actions:
+    """The attribute changes of a rule (applied before its verdict)."""
+
+    local_pref: int | None = None
+    med: int | None = None
+    remove_med: bool = False
+    community_add: tuple[int, ...] = ()
+    community_remove: frozenset[int] = frozenset()
+    large_community_add: tuple[LargeCommunity, ...] = ()
+    large_community_remove: frozenset[LargeCommunity] = frozenset()
+    next_hop: NextHopAction = NextHopAction.UNCHANGED
+    next_hop_address: IPAddress | None = None
+    as_path_prepend: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self == _NO_ACTIONS
+
+    def apply(self, path: Path, ctx: PolicyContext) -> tuple[PathAttributes, tuple[IPAddress, ...]]:
+        """The rewritten (attributes, next_hops) of `path`; not interned yet."""
+        attrs = path.attributes
+        changes: dict[str, Any] = {}
+        if self.local_pref is not None:
+            changes["local_pref"] = self.local_pref
+        if self.remove_med:
+            changes["med"] = None
+        elif self.med is not None:
+            changes["med"] = self.med
+        if self.community_add or self.community_remove:
+            comms = [c for c in attrs.communities if c not in self.community_remove]
+            comms.extend(c for c in self.community_add if c not in comms)
+            changes["communities"] = tuple(comms)
+        if self.large_community_add or self.large_community_remove:
+            large = [c for c in attrs.large_communities if c not in self.large_community_remove]
+            large.extend(c for c in self.large_community_add if c not in large)
+            changes["large_communities"] = tuple(large)
+        if self.as_path_prepend and ctx.neighbor is not None and ctx.neighbor.local_as:
+            prepend = (ctx.neighbor.local_as,) * self.as_path_prepend
+            segs = list(attrs.as_path)
+            first = segs[0] if segs else None
+            if first is not None and first.type == AsPathSegmentType.AS_SEQUENCE \
+                    and len(first.asns) + len(prepend) <= 255:
+                segs[0] = AsPathSegment(AsPathSegmentType.AS_SEQUENCE, prepend + segs[0].asns)
+            else:
+                segs.insert(0, AsPathSegment(AsPathSegmentType.AS_SEQUENCE, prepend))
+            changes["as_path"] = tuple(segs)
+        next_hops = path.next_hops
+        new_nh = self._next_hop(path, ctx)
+        if new_nh is not None:
+            if isinstance(new_nh, ipaddress.IPv4Address) and not path.next_hops:
+                changes["next_hop"] = new_nh
+            else:
+                next_hops = (new_nh,)
+        if changes:
+            attrs = dataclasses.replace(attrs, **changes, wire=None)
+        return attrs, next_hops
+
+    def _next_hop(self, path: Path, ctx: PolicyContext) -> IPAddress | None:
+        kind = self.next_hop
+        neighbor = ctx.neighbor
+        if kind is NextHopAction.UNCHANGED:
+            return None
+        if kind is NextHopAction.ADDRESS:
+            return self.next_hop_address
+        if neighbor is None:
+            return None
+        if kind is NextHopAction.SELF:
+            return neighbor.local_address
+        if kind is NextHopAction.PEER:
+            return neighbor.address
+        current = path.next_hop
+        if current is not None and neighbor.subnet is not None and current in neighbor.subnet:
+            return None
+        return neighbor.address
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any]) -> Actions:
+        known = {"local_pref", "med", "community_add", "community_remove", "large_community_add",
+                 "large_community_remove", "next_hop", "as_path_prepend"}
+        unknown = set(spec) - known
+        if unknown:
+            raise PolicyError(f"set: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+        kw: dict[str, Any] = {}
+        if "local_pref" in spec:
+            kw["local_pref"] = int(spec["local_pref"])
+        if "med" in spec:
+            if spec["med"] == "remove":
+                kw["remove_med"] = True
+            else:
+                kw["med"] = int(spec["med"])
+        if "community_add" in spec:
+            kw["community_add"] = tuple(parse_community(c) for c in _as_list(spec["community_add"]))
+        if "community_remove" in spec:
+            kw["community_remove"] = frozenset(parse_community(c) for c in _as_list(spec["community_remove"]))
+        if "large_community_add" in spec:
+            kw["large_community_add"] = tuple(
+                parse_large_community(str(c)) for c in _as_list(spec["large_community_add"]))
+        if "large_community_remove" in spec:
+            kw["large_community_remove"] = frozenset(
+                parse_large_community(str(c)) for c in _as_list(spec["large_community_remove"]))
+        if "next_hop" in spec:
+            text = str(spec["next_hop"])
+            try:
+                kw["next_hop"] = NextHopAction(text)
+                if kw["next_hop"] is NextHopAction.ADDRESS:
+                    raise PolicyError("set.next_hop: give the address itself")
+            except ValueError:
+                try:
+                    kw["next_hop_address"] = ipaddress.ip_address(text)
+                except ValueError as exc:
+                    raise PolicyError(f"set.next_hop {text!r}: expected self, peer, "
+                                      "peer-unless-same-subnet, unchanged or an address") from exc
+                kw["next_hop"] = NextHopAction.ADDRESS
+        if "as_path_prepend" in spec:
+            kw["as_path_prepend"] = int(spec["as_path_prepend"])
+            if not 0 <= kw["as_path_prepend"] <= 32:
+                raise PolicyError("set.as_path_prepend: 0..32")
+        return cls(**kw)
+
+
+_NO_ACTIONS = Actions()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    name: str = ""
+    match: Match = Match()
+    actions: Actions = _NO_ACTIONS
+    verdict: Verdict = Verdict.ACCEPT
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], index: int = 0) -> Rule:
+        unknown = set(spec) - {"name", "match", "set", "action"}
+        if unknown:
+            raise PolicyError(f"rule {index}: unknown keys {sorted(unknown)}")
+        name = str(spec.get("name", f"rule {index}"))
+        try:
+            verdict = Verdict(str(spec.get("action", "accept")))
+            return cls(name=name, match=Match.from_dict(spec.get("match", {})),
+                       actions=Actions.from_dict(spec.get("set", {})), verdict=verdict)
+        except (PolicyError, ValueError, TypeError) as exc:
+            raise PolicyError(f"rule {name!r}: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyResult:
+    """The outcome of a policy for one path: rejected, or accepted with possibly new attributes."""
+
+    accepted: bool
+    path: Path | None
+    rule: str = ""
+
+
+class Policy:
+    """An ordered list of rules and a default verdict.
+
+    Results are cached per (attributes, next hops, origin, session) when no rule looks at the
+    prefix: a full table sharing a few hundred attribute sets then runs the rules a few hundred
+    times, not a million. The cache is bounded.
+    """
+
+    __slots__ = ("_cache", "_prefix_free", "default", "name", "rules")
+
+    CACHE_LIMIT = 100_000
+
+    def __init__(self, rules: Sequence[Rule] = (), default: Verdict = Verdict.REJECT, name: str = "") -> None:
+        if default is Verdict.CONTINUE:
+            raise PolicyError("policy default must be accept or reject")
+        self.rules = tuple(rules)
+        self.default = default
+        self.name = name
+        self._prefix_free = not any(r.match.depends_on_prefix for r in self.rules)
+        self._cache: dict[tuple[object, ...], tuple[PathAttributes, tuple[IPAddress, ...]] | None] = {}
+
+    @property
+    def prefix_free(self) -> bool:
+        """True when no rule looks at the prefix: the result depends on the path alone."""
+        return self._prefix_free
+
+    def __repr__(self) -> str:
+        return f"Policy({self.name!r}, {len(self.rules)} rules, default {self.default.value})"
+
+    @classmethod
+    def accept_all(cls) -> Policy:
+        return cls((), Verdict.ACCEPT, "accept-all")
+
+    @classmethod
+    def reject_all(cls) -> Policy:
+        return cls((), Verdict.REJECT, "reject-all (RFC 8212)")
+
+    @classmethod
+    def from_dict(cls, spec: Mapping[str, Any], name: str = "") -> Policy:
+        """Build a policy from the documented dict shape; raises `PolicyError` naming the fault."""
+        unknown = set(spec) - {"rules", "default", "name"}
+        if unknown:
+            raise PolicyError(f"policy {name!r}: unknown keys {sorted(unknown)}")
+        default = str(spec.get("default", "reject"))
+        if default not in ("accept", "reject"):
+            raise PolicyError(f"policy {name!r}: default must be accept or reject")
+        rules = [Rule.from_dict(r, i) for i, r in enumerate(_as_list(spec.get("rules", [])))]
+        return cls(rules, Verdict(default), str(spec.get("name", name)))
+
+    def evaluate(self, path: Path, ctx: PolicyContext) -> tuple[PathAttributes, tuple[IPAddress, ...]] | None:
+        """Run the rules: None when rejected, else the resulting (attributes, next_hops)."""
+        attrs, next_hops = path.attributes, path.next_hops
+        current = path
+        for rule in self.rules:
+            if not rule.match.matches(current, ctx):
+                continue
+            if not rule.actions.empty:
+                attrs, next_hops = rule.actions.apply(current, ctx)
+                current = Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale)
+            if rule.verdict is Verdict.ACCEPT:
+                return attrs, next_hops
+            if rule.verdict is Verdict.REJECT:
+                return None
+        return (attrs, next_hops) if self.default is Verdict.ACCEPT else None
+
+    def apply(self, path: Path, ctx: PolicyContext, interner: AttributeInterner | None = None) -> Path | None:
+        """The path after policy (attributes interned), or None when rejected."""
+        if not self.rules:
+            return path if self.default is Verdict.ACCEPT else None
+        if self._prefix_free:
+            neighbor = ctx.neighbor.name if ctx.neighbor is not None else ""
+            key = (path.attributes, path.next_hops, path.peer.name, neighbor, ctx.export)
+            if key in self._cache:
+                result = self._cache[key]
+            else:
+                result = self.evaluate(path, ctx)
+                if result is not None and interner is not None:
+                    result = (interner.intern(result[0]), result[1])
+                if len(self._cache) >= self.CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = result
+        else:
+            result = self.evaluate(path, ctx)
+            if result is not None and interner is not None:
+                result = (interner.intern(result[0]), result[1])
+        if result is None:
+            return None
+        attrs, next_hops = result
+        if attrs is path.attributes and next_hops == path.next_hops:
+            return path
+        return Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale)
+
+
+def default_policy(peer: PeerInfo) -> Policy:
+    """RFC 8212 section 3: with no configured policy, eBGP sessions accept and send nothing;
+    iBGP sessions and local sources accept everything."""
+    return Policy.reject_all() if peer.ebgp else Policy.accept_all()

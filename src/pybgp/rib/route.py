@@ -1,0 +1,179 @@
+"""Routes as the RIB stores them: where a path came from, and the path itself.
+
+Owns: `Source` (bgp, interface, static, kernel), `PeerInfo` (the facts about a path's origin the
+decision process and policies read: addresses, ASNs, router ID, iBGP/eBGP, the link's subnet),
+`Path` (one candidate route: interned attributes + its origin), `BestChange` (what the kernel layer
+and the library's users receive), and `AttributeInterner` (one shared `PathAttributes` per distinct
+set, also for sets that policies rewrote).
+Never does: selection (that is `decision.py`), policy, or any I/O.
+
+Memory: a full table holds a million paths, so a `Path` is a slotted object of four references. The
+attributes are shared (the codec interns them; policy outputs go through `AttributeInterner`), the
+`PeerInfo` is shared by every path of one session, and the prefix is the dict key, not a field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+
+from pybgp.wire.attributes import IPAddress, PathAttributes
+from pybgp.wire.constants import AsPathSegmentType
+from pybgp.wire.nlri import Prefix
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+NO_ROUTER_ID = ipaddress.IPv4Address(0)
+
+
+class Source(Enum):
+    """Where a route entered the speaker (policy matches on it: `source = "kernel"`)."""
+
+    BGP = "bgp"
+    INTERFACE = "interface"  # an address on a local interface, like BIRD `protocol direct`
+    STATIC = "static"
+    KERNEL = "kernel"  # learned from a kernel routing table (pod routes in table 119)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerInfo:
+    """Who a path came from. One object per BGP session (rebuilt when the session re-establishes,
+    because the router ID is learnt from the OPEN), or per local origin ("direct:node0").
+
+    `subnet` is the directly connected network the session runs over (10.69.0.64/26 for ToR1); the
+    next-hop action "peer-unless-same-subnet" (TARGET rule 4) reads it. `local_address` is our end of
+    the session, used for next-hop-self.
+    """
+
+    name: str
+    source: Source = Source.BGP
+    address: IPAddress | None = None
+    asn: int = 0
+    local_as: int = 0
+    router_id: ipaddress.IPv4Address = NO_ROUTER_ID
+    local_address: IPAddress | None = None
+    subnet: IPNetwork | None = None
+    rr_client: bool = False
+    table: int | None = None  # kernel table for Source.KERNEL
+    interface: str | None = None  # interface the session runs over, or the origin interface
+
+    @property
+    def ibgp(self) -> bool:
+        return self.source is Source.BGP and self.asn == self.local_as
+
+    @property
+    def ebgp(self) -> bool:
+        return self.source is Source.BGP and self.asn != self.local_as
+
+    @property
+    def local(self) -> bool:
+        """True for routes this speaker originates (not learned from a BGP peer)."""
+        return self.source is not Source.BGP
+
+    @property
+    def address_int(self) -> int:
+        """The peer address as an int for the last tie-breaker; local origins sort first (0)."""
+        return int(self.address) if self.address is not None else 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Path:
+    """One candidate route for a prefix: the attributes (interned, shared) and its origin.
+
+    `next_hops` carries MP_REACH next hops for IPv6 (global, link-local); IPv4 paths read
+    `attributes.next_hop`. `stale` marks a path kept by a graceful-restart helper (RFC 4724 4.2)
+    after its session went down, until End-of-RIB or the restart timer sweeps it.
+    """
+
+    attributes: PathAttributes
+    peer: PeerInfo
+    next_hops: tuple[IPAddress, ...] = ()
+    stale: bool = False
+
+    @property
+    def next_hop(self) -> IPAddress | None:
+        """The first next hop: MP_REACH's for IPv6, else NEXT_HOP."""
+        if self.next_hops:
+            return self.next_hops[0]
+        return self.attributes.next_hop
+
+    @property
+    def source(self) -> Source:
+        return self.peer.source
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BestChange:
+    """The Loc-RIB's selection for `prefix` changed.
+
+    `best` is None when the prefix is gone. `multipath` holds the merged equal paths, best first
+    (it includes `best`; one element without ECMP). The daemon maps it to a `FibRoute`.
+    """
+
+    prefix: Prefix
+    best: Path | None
+    multipath: tuple[Path, ...] = ()
+
+
+@dataclass(slots=True)
+class AttributeInterner:
+    """Returns one shared instance per distinct `PathAttributes`, so rewritten sets (next hop, added
+    community) are stored once however many prefixes carry them.
+
+    Bounded: when `limit` distinct sets are held the table is cleared (old paths keep their objects;
+    new ones start sharing again), so a peer sending unique attributes cannot grow it forever.
+    """
+
+    limit: int = 200_000
+    _table: dict[PathAttributes, PathAttributes] = field(default_factory=dict)
+
+    def intern(self, attrs: PathAttributes) -> PathAttributes:
+        found = self._table.get(attrs)
+        if found is not None:
+            return found
+        if len(self._table) >= self.limit:
+            self._table.clear()
+        self._table[attrs] = attrs
+        return attrs
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def as_path_length(attrs: PathAttributes) -> int:
+    """RFC 4271 9.1.2.2 a: an AS_SET counts 1 however many ASNs it holds; RFC 5065 5.3: confederation
+    segments count 0."""
+    total = 0
+    for seg in attrs.as_path:
+        if seg.type == AsPathSegmentType.AS_SEQUENCE:
+            total += len(seg.asns)
+        elif seg.type == AsPathSegmentType.AS_SET:
+            total += 1
+    return total
+
+
+def neighbor_as(attrs: PathAttributes) -> int | None:
+    """The AS a path was received from (RFC 4271 9.1.2.2 c): the first ASN of the first AS_SEQUENCE;
+    None for a path with an empty AS path (originated inside our AS)."""
+    for seg in attrs.as_path:
+        if seg.type == AsPathSegmentType.AS_SEQUENCE and seg.asns:
+            return seg.asns[0]
+        if seg.type in (AsPathSegmentType.AS_CONFED_SEQUENCE, AsPathSegmentType.AS_CONFED_SET):
+            continue
+        return None
+    return None
+
+
+def as_path_string(attrs: PathAttributes) -> str:
+    """The AS path as engineers write it: "64600 64599 {65001 65002}" (sets in braces, confed
+    segments in parentheses); regex policies match against this text."""
+    parts: list[str] = []
+    for seg in attrs.as_path:
+        text = " ".join(str(a) for a in seg.asns)
+        if seg.type == AsPathSegmentType.AS_SEQUENCE:
+            parts.append(text)
+        elif seg.type == AsPathSegmentType.AS_SET:
+            parts.append("{" + text + "}")
+        else:
+            parts.append("(" + text + ")")
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,267 @@
+"""The daemon in-process against a library Speaker on loopback: control socket, pybgpctl (both formats),
+BFD Down handling, reload by difference, metrics, and graceful stop (Cease/Administrative Shutdown + RFC 9003).
+
+No kernel: `Daemon(kernel=False)` uses a MemoryFib and no KernelWatcher; BFD is a fake service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import ipaddress
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pybfd.aio import BfdPeerConfig, BfdStateChange, Diag, SessionKey, State
+from pybgp.aio.speaker import Speaker
+from pybgp.daemon import cli
+from pybgp.daemon.config import load_config
+from pybgp.daemon.control import ControlClientError, request
+from pybgp.daemon.daemon import Daemon
+from pybgp.fib.memory import MemoryFib
+from pybgp.fsm.config import PeerSettings
+from pybgp.fsm.states import State as BgpState
+from pybgp.wire.constants import CeaseSubcode, NotificationCode
+from pybgp.wire.nlri import Prefix
+
+DAEMON_IP, PEER_IP = "127.0.0.1", "127.0.0.2"
+
+
+def daemon_config(peer_port: int, sock: Path, extra: str = "", import_policy: str = "") -> str:
+    imp = f'import = "{import_policy}"\n' if import_policy else ""
+    return f"""
+[global]
+asn = 64600
+router_id = "10.0.0.1"
+listen = ["{DAEMON_IP}"]
+port = 0
+[control]
+socket = "{sock}"
+[origination]
+static = ["10.99.0.0/24"]
+[[neighbor]]
+name = "tor1"
+address = "{PEER_IP}"
+local_address = "{DAEMON_IP}"
+remote_as = "internal"
+port = {peer_port}
+connect_retry_time = 1
+error_wait = [0.2, 1]
+next_hop_self = true
+{imp}bfd = {{ min_tx_ms = 100, min_rx_ms = 100, multiplier = 3 }}
+[policy.lp200]
+[[policy.lp200.rules]]
+set.local_pref = 200
+{extra}
+"""
+
+
+class FakeBfd:
+    """The BfdService surface the daemon uses; tests fire state changes by hand."""
+
+    def __init__(self) -> None:
+        self.sessions_added: list[BfdPeerConfig] = []
+        self.removed: list[SessionKey] = []
+        self.callbacks: list[Callable[[BfdStateChange], None]] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def add_session(self, config: BfdPeerConfig) -> SessionKey:
+        self.sessions_added.append(config)
+        return config.key
+
+    def remove_session(self, key: SessionKey) -> None:
+        self.removed.append(key)
+
+    def set_parameters(self, key: SessionKey, **kw: Any) -> None:
+        return None
+
+    def sessions(self) -> list[Any]:
+        return []
+
+    def subscribe(self, cb: Callable[[BfdStateChange], None]) -> Callable[[], None]:
+        self.callbacks.append(cb)
+        return lambda: None
+
+    def fire(self, old: State, new: State) -> None:
+        cfg = self.sessions_added[-1]
+        change = BfdStateChange(key=cfg.key, peer=cfg.peer, old_state=old, new_state=new,
+                                diag=Diag.CONTROL_DETECTION_TIME_EXPIRED if new is State.DOWN else Diag.NO_DIAGNOSTIC,
+                                at=0.0)
+        for cb in self.callbacks:
+            cb(change)
+
+
+@dataclass
+class Rig:
+    daemon: Daemon
+    peer: Speaker
+    fib: MemoryFib
+    bfd: FakeBfd
+    sock: Path
+    conf: Path
+
+
+async def wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not pred():
+        if loop.time() > end:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    peer = Speaker(local_as=64600, router_id="10.0.0.2", listen_addresses=(PEER_IP,), listen_port=0)
+    await peer.start()
+    assert peer.listen_port is not None
+    sock = tmp_path / "pybgpd.sock"
+    conf = tmp_path / "pybgpd.toml"
+    conf.write_text(daemon_config(peer.listen_port, sock))
+    cfg = load_config(conf)
+    fib, bfd = MemoryFib(), FakeBfd()
+    daemon = Daemon(cfg, config_path=str(conf), kernel=False, fib=fib, bfd_service=bfd)
+    daemon._connected["lo"] = {ipaddress.ip_interface("127.0.0.0/8")}
+    await daemon.start()
+    peer.add_neighbor(PeerSettings(local_as=64600, remote_as=64600, router_id=ipaddress.IPv4Address("10.0.0.2"),
+                                   remote_address=ipaddress.ip_address(DAEMON_IP), name="pybgpd", passive=True,
+                                   local_address=ipaddress.ip_address(PEER_IP)))
+    try:
+        yield Rig(daemon, peer, fib, bfd, sock, conf)
+    finally:
+        if not daemon.stopping:
+            await daemon.stop("test teardown")
+        await peer.stop()
+
+
+def ctl(rig: Rig, *argv: str) -> tuple[int, str, str]:
+    """Run pybgpctl in-process (in a thread: it uses a blocking socket), capture its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["-s", str(rig.sock), *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+async def actl(rig: Rig, *argv: str) -> tuple[int, str, str]:
+    return await asyncio.to_thread(ctl, rig, *argv)
+
+
+async def established(rig: Rig) -> None:
+    await rig.peer.peer("pybgpd").wait_state(BgpState.ESTABLISHED, 15)
+    await wait_for(lambda: rig.daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED)
+
+
+async def test_routes_reach_kernel_and_pybgpctl_both_formats(rig: Rig) -> None:
+    await established(rig)
+    rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
+    pfx = Prefix.parse("10.1.0.0/24")
+    await wait_for(lambda: pfx in rig.fib.routes())
+    assert [str(nh) for nh in rig.fib.routes()[pfx].nexthops] == [f"via {PEER_IP} dev lo"]
+    # The static origination went to the peer with next-hop-self and never into our kernel (rule 6).
+    await wait_for(lambda: rig.peer.best("10.99.0.0/24") is not None)
+    assert Prefix.parse("10.99.0.0/24") not in rig.fib.routes()
+
+    code, out, _ = await actl(rig, "--json", "show", "neighbors")
+    assert code == 0
+    (row,) = json.loads(out)
+    assert row["name"] == "tor1" and row["state"] == "established" and row["prefixes_accepted"] == 1
+    code, out, _ = await actl(rig, "show", "neighbors")
+    assert code == 0 and "tor1" in out and "established" in out and "BGP neighbors" in out
+    code, out, _ = await actl(rig, "--json", "show", "routes", "--all")
+    routes = {r["prefix"]: r for r in json.loads(out)}
+    assert routes["10.1.0.0/24"]["best"] and routes["10.1.0.0/24"]["from"] == "tor1"
+    code, out, _ = await actl(rig, "show", "routes", "10.1.0.0/24")
+    assert code == 0 and "10.1.0.0/24" in out and PEER_IP in out
+    code, out, _ = await actl(rig, "--json", "show", "kernel")
+    assert json.loads(out) == [{"prefix": "10.1.0.0/24", "nexthops": [{"gateway": PEER_IP, "ifname": "lo"}]}]
+    code, out, _ = await actl(rig, "--json", "show", "rib-in", "tor1")
+    assert [r["prefix"] for r in json.loads(out)] == ["10.1.0.0/24"]
+    code, out, _ = await actl(rig, "--json", "show", "rib-out", PEER_IP)  # by address works too
+    assert [r["prefix"] for r in json.loads(out)] == ["10.99.0.0/24"]
+    code, out, _ = await actl(rig, "show", "neighbor", "tor1")
+    assert code == 0 and "remote_router_id" in out and "10.0.0.2" in out
+    code, out, _ = await actl(rig, "--json", "show", "bfd")
+    assert json.loads(out)[0]["neighbor"] == "tor1"
+    code, out, _ = await actl(rig, "wait", "route", "10.1.0.0/24", "--timeout", "5")
+    assert code == 0
+    code, _, err = await actl(rig, "wait", "route", "10.2.0.0/24", "--timeout", "0.3")
+    assert code == 5 and "not in the kernel" in err
+    code, _, err = await actl(rig, "show", "neighbor", "nosuch")
+    assert code == 1 and "no neighbor 'nosuch'" in err
+    code, _, err = await actl(rig, "show", "routes", "10.1.0.1/24")
+    assert code == 1 and "invalid prefix" in err
+    metrics = rig.daemon.metrics.render().decode()
+    assert 'pybgp_session_established{neighbor="tor1"} 1.0' in metrics
+    assert "pybgp_kernel_install_seconds_count" in metrics
+
+
+async def test_bfd_down_flushes_and_resets(rig: Rig) -> None:
+    await established(rig)
+    rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
+    pfx = Prefix.parse("10.1.0.0/24")
+    await wait_for(lambda: pfx in rig.fib.routes())
+    transitions = rig.peer.peer("pybgpd").counters.established_transitions
+    rig.bfd.fire(State.DOWN, State.UP)
+    rig.bfd.fire(State.UP, State.DOWN)
+    assert pfx not in rig.fib.routes()  # synchronous: before the loop runs again
+    await wait_for(lambda: rig.peer.peer("pybgpd").counters.last_notification_received is not None)
+    note = rig.peer.peer("pybgpd").counters.last_notification_received
+    assert note is not None and (note.code, note.subcode) == (NotificationCode.CEASE, CeaseSubcode.BFD_DOWN)
+    # Quick retry: the session and the route come back.
+    await wait_for(lambda: rig.peer.peer("pybgpd").counters.established_transitions > transitions, 15)
+    await wait_for(lambda: pfx in rig.fib.routes(), 10)
+    assert 'pybgp_bfd_down_total{neighbor="tor1"} 1.0' in rig.daemon.metrics.render().decode()
+
+
+async def test_reload_policy_change_keeps_session(rig: Rig) -> None:
+    await established(rig)
+    rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
+    await wait_for(lambda: rig.daemon.speaker.best("10.1.0.0/24") is not None)
+    transitions = rig.peer.peer("pybgpd").counters.established_transitions
+    assert rig.peer.listen_port is not None
+    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="lp200"))
+    code, out, _ = await actl(rig, "--json", "reload")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["import_policy"] == ["tor1"] and not result["recreated"]
+    await wait_for(lambda: (rig.daemon.speaker.best("10.1.0.0/24") or Any).attributes.local_pref == 200)  # type: ignore[union-attr]
+    # A broken config is refused and changes nothing.
+    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="missing"))
+    code, _, err = await actl(rig, "reload")
+    assert code == 1 and "policy 'missing' is not defined" in err
+    assert rig.daemon.cfg.neighbors[0].import_policy == "lp200"
+    assert rig.peer.peer("pybgpd").counters.established_transitions == transitions
+    assert rig.peer.peer("pybgpd").state is BgpState.ESTABLISHED
+
+
+async def test_stop_sends_cease_with_shutdown_message(rig: Rig) -> None:
+    await established(rig)
+    await rig.daemon.stop("maintenance: reboot")
+    await wait_for(lambda: rig.peer.peer("pybgpd").counters.last_notification_received is not None)
+    note = rig.peer.peer("pybgpd").counters.last_notification_received
+    assert note is not None
+    assert (note.code, note.subcode) == (NotificationCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN)
+    assert b"maintenance: reboot" in note.data
+    assert rig.fib.routes() == {}
+    assert not rig.sock.exists()
+
+
+def test_ctl_without_daemon(tmp_path: Path) -> None:
+    with pytest.raises(ControlClientError) as info:
+        request(tmp_path / "none.sock", "show status")
+    assert info.value.exit_code == 3 and "not running" in str(info.value)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert cli.main(["-s", str(tmp_path / "none.sock"), "show", "neighbors"]) == 3
+    assert "pybgpd is not running" in err.getvalue()

@@ -1,0 +1,106 @@
+"""GroupTable planning (no kernel): shared groups, cheap failover, no-op updates, whole-group rewrites."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+
+from pybgp.fib.model import NextHop
+from pybgp.fib.netlink_groups import GroupTable, Hops
+from pybgp.wire.nlri import Prefix
+
+A = NextHop(ip_address("10.0.1.2"), "eth0")
+B = NextHop(ip_address("10.0.2.2"), "eth1")
+C = NextHop(ip_address("10.0.3.2"), "eth2")
+
+
+def prefixes(n: int) -> list[Prefix]:
+    return [Prefix.parse(f"10.{100 + i // 256}.{i % 256}.0/24") for i in range(n)]
+
+
+def commit(table: GroupTable, wanted: dict[Prefix, Hops]) -> None:
+    """Apply a plan as if the kernel accepted every request (what NetlinkFib does on success)."""
+    plan = table.plan(wanted)
+    for nh in plan.new_nexthops:
+        table.commit_nexthop(nh, table.allocate())
+    for gid, hops, _old in plan.group_writes:
+        table.commit_group(gid, hops)
+    for prefix, gid in plan.moves:
+        table.commit_move(prefix, gid)
+
+
+def test_routes_with_the_same_set_share_one_group() -> None:
+    table = GroupTable(first_id=100, taken=[100, 101])
+    ps = prefixes(50)
+    wanted = {p: (A, B) for p in ps[:40]} | {p: (A,) for p in ps[40:]}
+    plan = table.plan(wanted)
+    assert len(plan.new_nexthops) == 2 and len(plan.group_writes) == 2 and len(plan.moves) == 50
+    commit(table, wanted)
+    assert len(table.groups) == 2
+    assert {table.route_gid[p] for p in ps[:40]} == {table.index[(A, B)]}
+    assert all(i not in (100, 101) for i in [*table.nh_ids.values(), *table.groups])  # taken ids avoided
+    assert table.plan(wanted).unchanged == 50
+
+
+def test_nexthop_down_touches_groups_not_routes() -> None:
+    table = GroupTable()
+    ps = prefixes(1000)
+    commit(table, {p: (A, B) for p in ps[:900]} | {p: (A,) for p in ps[900:]})
+    rewrites, deletes = table.plan_nexthop_down(A)
+    assert rewrites == [(table.index[(A, B)], (B,))]
+    assert deletes == [table.index[(A,)]]
+    gid_ab = table.index[(A, B)]
+    table.commit_group(gid_ab, (B,))
+    removed = table.drop_group(deletes[0])
+    assert removed == set(ps[900:]) and all(p not in table.route_gid for p in ps[900:])
+    # the RIB now sends every route without A: nothing to do in the kernel
+    plan = table.plan({p: (B,) for p in ps[:900]})
+    assert plan.unchanged == 900 and not plan.moves and not plan.group_writes
+    groups, nexthops = table.garbage()
+    assert groups == [] and nexthops == [A]
+
+
+def test_whole_group_moving_together_is_one_group_rewrite() -> None:
+    table = GroupTable()
+    ps = prefixes(300)
+    commit(table, {p: (B,) for p in ps})
+    gid = table.index[(B,)]
+    plan = table.plan({p: (A, B) for p in ps})  # A is back: every route of the group wants {A, B}
+    assert plan.moves == [] and plan.group_writes == [(gid, (A, B), (B,))]
+    assert plan.new_nexthops == [A]
+
+
+def test_partial_move_creates_a_new_group_and_keeps_the_old() -> None:
+    table = GroupTable()
+    ps = prefixes(10)
+    commit(table, {p: (A,) for p in ps})
+    old = table.index[(A,)]
+    wanted = {p: (A, B) for p in ps[:3]}
+    plan = table.plan(wanted)
+    assert len(plan.moves) == 3 and [w[2] for w in plan.group_writes] == [None]
+    commit(table, wanted)
+    assert table.groups[old].prefixes == set(ps[3:])
+
+
+def test_rewritten_group_is_not_reused_for_its_old_members() -> None:
+    table = GroupTable()
+    ps = prefixes(4)
+    commit(table, {ps[0]: (A,), ps[1]: (A,), ps[2]: (C,)})
+    old = table.index[(A,)]
+    # both routes of group {A} move to {A, C}; the route on {C} moves to {A}: it must not land on
+    # the group that is being rewritten to {A, C}
+    plan = table.plan({ps[0]: (A, C), ps[1]: (A, C), ps[2]: (A,)})
+    assert (old, (A, C), (A,)) in plan.group_writes
+    target = dict(plan.moves)[ps[2]]
+    assert target != old
+
+
+def test_drop_group_hands_the_index_to_a_twin() -> None:
+    table = GroupTable()
+    ps = prefixes(3)
+    commit(table, {ps[0]: (A, B), ps[1]: (A, C)})
+    g_ab, g_ac = table.index[(A, B)], table.index[(A, C)]
+    table.commit_group(g_ac, (A,))
+    table.commit_group(g_ab, (A,))  # both groups now hold {A}
+    keep = table.index[(A,)]
+    table.drop_group(keep)
+    assert table.index[(A,)] in {g_ab, g_ac} - {keep}

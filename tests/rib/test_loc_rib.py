@@ -1,0 +1,116 @@
+"""Loc-RIB bookkeeping, loop checks, export rewriting, Adj-RIB-In graceful-restart marking."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pybgp.rib.adj_rib import AdjRibIn, export_path, loop_reason
+from pybgp.rib.loc_rib import LocRib
+from pybgp.rib.route import Path, PeerInfo, Source
+from pybgp.wire.attributes import AsPathSegment, PathAttributes
+from pybgp.wire.constants import AsPathSegmentType, Origin
+from pybgp.wire.nlri import Prefix
+
+IP = ipaddress.IPv4Address
+SEQ = AsPathSegmentType.AS_SEQUENCE
+RID = IP("10.69.0.3")
+TOR1 = PeerInfo(name="tor1", address=IP("10.69.0.65"), asn=64600, local_as=64600, router_id=IP("10.69.0.65"),
+                local_address=IP("10.69.0.70"))
+TOR2 = PeerInfo(name="tor2", address=IP("10.69.0.129"), asn=64600, local_as=64600,
+                router_id=IP("10.69.0.129"), local_address=IP("10.69.0.134"))
+SPINE = PeerInfo(name="spine", address=IP("10.1.0.1"), asn=64599, local_as=64600, router_id=IP("10.1.0.1"),
+                 local_address=IP("10.1.0.2"))
+P = Prefix.parse("10.64.1.0/24")
+
+
+def mk(peer: PeerInfo, asns: tuple[int, ...] = (64599,), lp: int | None = 100, **kw: object) -> Path:
+    attrs = PathAttributes(origin=Origin.IGP, as_path=(AsPathSegment(SEQ, asns),), next_hop=peer.address,  # type: ignore[arg-type]
+                           local_pref=lp, **kw)  # type: ignore[arg-type]
+    return Path(attributes=attrs, peer=peer)
+
+
+def test_loc_rib_changes_and_multipath() -> None:
+    rib = LocRib()
+    a, b = mk(TOR1), mk(TOR2)
+    ch = rib.update(P, TOR1, a)
+    assert ch is not None and ch.best is a and ch.multipath == (a,)
+    ch = rib.update(P, TOR2, b)
+    assert ch is not None and ch.multipath == (a, b)
+    assert rib.update(P, TOR2, b) is None  # same objects: no change
+    better = mk(TOR2, lp=200)
+    ch = rib.update(P, TOR2, better)
+    assert ch is not None and ch.best is better and ch.multipath == (better,)
+    assert rib.candidates(P) == (better, a)
+    ch = rib.update(P, TOR2, None)
+    assert ch is not None and ch.best is a
+    assert rib.update(P, TOR2, None) is None
+    ch = rib.update(P, TOR1, None)
+    assert ch is not None and ch.best is None and P not in rib
+
+
+def test_remove_peer_is_one_batch() -> None:
+    rib = LocRib()
+    prefixes = [Prefix.parse(f"10.64.{i}.0/24") for i in range(100)]
+    for p in prefixes:
+        rib.update(p, TOR1, mk(TOR1))
+        rib.update(p, TOR2, mk(TOR2))
+    changes = rib.remove_peer("tor1", prefixes)
+    assert len(changes) == 100
+    assert all(c.best is not None and c.best.peer is TOR2 and len(c.multipath) == 1 for c in changes)
+    assert rib.remove_peer("tor1", prefixes) == []
+
+
+def test_loop_checks() -> None:
+    mine = PathAttributes(as_path=(AsPathSegment(SEQ, (64599, 64600)),))
+    assert loop_reason(mine, SPINE, router_id=RID) is not None
+    assert loop_reason(mine, TOR1, router_id=RID) is None  # iBGP: own AS check not applied
+    assert loop_reason(PathAttributes(originator_id=RID), TOR1, router_id=RID) is not None
+    assert loop_reason(PathAttributes(cluster_list=(IP("1.2.3.4"), RID)), TOR1, router_id=RID) is not None
+    assert loop_reason(PathAttributes(cluster_list=(IP("9.9.9.9"),)), TOR1, router_id=RID,
+                       cluster_id=IP("9.9.9.9")) is not None
+    assert loop_reason(PathAttributes(cluster_list=(IP("1.2.3.4"),)), TOR1, router_id=RID) is None
+
+
+def test_export_rules() -> None:
+    learned = mk(TOR1, med=5)
+    # iBGP -> iBGP: not re-advertised unless reflecting.
+    assert export_path(learned, P, TOR2, router_id=RID) is None
+    assert export_path(learned, P, TOR1, router_id=RID) is None  # never back to the sender
+    client = PeerInfo(name="srv", address=IP("10.69.0.5"), asn=64600, local_as=64600,
+                      router_id=IP("10.69.0.5"), rr_client=True, local_address=IP("10.69.0.65"))
+    refl = export_path(learned, P, client, router_id=RID)
+    assert refl is not None and refl.attributes.originator_id == TOR1.router_id
+    assert refl.attributes.cluster_list == (RID,)
+    # iBGP -> eBGP: prepend, next hop self, no LOCAL_PREF, no foreign MED.
+    out = export_path(learned, P, SPINE, router_id=RID)
+    assert out is not None
+    assert out.attributes.as_path[0].asns == (64600, 64599)
+    assert out.attributes.next_hop == IP("10.1.0.2")
+    assert out.attributes.local_pref is None and out.attributes.med is None
+    # NO_EXPORT / NO_ADVERTISE.
+    assert export_path(mk(TOR1, communities=(0xFFFFFF01,)), P, SPINE, router_id=RID) is None
+    local = Path(attributes=PathAttributes(origin=Origin.IGP), peer=PeerInfo(
+        name="direct:node0", source=Source.INTERFACE, asn=64600, local_as=64600))
+    assert export_path(Path(attributes=PathAttributes(communities=(0xFFFFFF02,)), peer=local.peer), P, TOR1,
+                       router_id=RID) is None
+    # Local route to iBGP: our address as next hop, LOCAL_PREF filled in.
+    out = export_path(local, P, TOR1, router_id=RID)
+    assert out is not None and out.attributes.next_hop == IP("10.69.0.70")
+    assert out.attributes.local_pref == 100
+
+
+def test_graceful_restart_marking_and_sweep() -> None:
+    adj = AdjRibIn(TOR1)
+    p1, p2 = Prefix.parse("10.64.1.0/24"), Prefix.parse("10.64.2.0/24")
+    v6 = Prefix.parse("2001:db8::/32")
+    for p in (p1, p2, v6):
+        adj.store(p, mk(TOR1))
+    assert sorted(map(str, adj.mark_stale({(1, 1)}))) == ["10.64.1.0/24", "10.64.2.0/24"]
+    assert adj.stale == {p1, p2}
+    assert set(adj.mark_stale()) == {p1, p2, v6}
+    adj.store(p1, mk(TOR1))  # re-announced after the restart: no longer stale
+    assert adj.sweep_stale((1, 1)) == [p2]
+    assert set(adj.pre) == {p1, v6}
+    assert adj.sweep_stale() == [v6]
+    assert list(adj.pre) == [p1] and not adj.stale
+    assert adj.clear() == [p1] and len(adj) == 0

@@ -1,0 +1,154 @@
+"""Path attribute codec: RFC 6793 AS4 handling, interning, exact vs canonical re-encoding, unknown
+attributes and the Partial bit, community display."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import struct
+
+from tests.wire.builders import BASE, NEXT_HOP, ORIGIN_IGP, attr
+
+from pybgp.wire.aspath import merge_as4_path, path_length
+from pybgp.wire.attributes import (
+    Aggregator,
+    AsPathSegment,
+    PathAttributes,
+    RawAttribute,
+    decode_path_attributes,
+    encode_path_attributes,
+    for_readvertisement,
+)
+from pybgp.wire.communities import (
+    format_community,
+    format_extended_community,
+    parse_community,
+)
+from pybgp.wire.constants import AS_TRANS, AsPathSegmentType, AttrFlag, Origin
+from pybgp.wire.context import WireContext
+
+SEQ = AsPathSegmentType.AS_SEQUENCE
+SET = AsPathSegmentType.AS_SET
+OLD = WireContext(as4=False)
+NEW = WireContext()
+
+
+def _as2(*asns: int, stype: int = 2) -> bytes:
+    return bytes((stype, len(asns))) + struct.pack(f"!{len(asns)}H", *asns)
+
+
+def _as4(*asns: int, stype: int = 2) -> bytes:
+    return bytes((stype, len(asns))) + struct.pack(f"!{len(asns)}I", *asns)
+
+
+def test_as4_path_merged_for_a_two_octet_peer() -> None:
+    # RFC 6793 section 4.2.3: AS_PATH has one more AS than AS4_PATH (an OLD speaker prepended 100).
+    data = ORIGIN_IGP + attr(2, _as2(100, AS_TRANS, 200)) + NEXT_HOP + attr(17, _as4(70000, 200))
+    attrs, _, _, fault = decode_path_attributes(data, OLD, has_nlri=True)
+    assert fault is None
+    assert attrs.as_path == (AsPathSegment(SEQ, (100, 70000, 200)),)
+    assert encode_path_attributes(attrs, OLD) == data  # received bytes come back unchanged
+
+
+def test_as4_path_longer_than_as_path_is_ignored() -> None:
+    data = ORIGIN_IGP + attr(2, _as2(100)) + NEXT_HOP + attr(17, _as4(70000, 200))
+    attrs, *_ = decode_path_attributes(data, OLD)
+    assert attrs.as_path == (AsPathSegment(SEQ, (100,)),)
+
+
+def test_as4_ignored_when_aggregator_is_a_real_two_octet_as() -> None:
+    data = (
+        ORIGIN_IGP
+        + attr(2, _as2(100, AS_TRANS))
+        + NEXT_HOP
+        + attr(7, struct.pack("!H", 300) + bytes(4))
+        + attr(17, _as4(70000))
+        + attr(18, struct.pack("!I", 80000) + bytes(4))
+    )
+    attrs, *_ = decode_path_attributes(data, OLD)
+    assert attrs.as_path == (AsPathSegment(SEQ, (100, AS_TRANS)),)
+    assert attrs.aggregator == Aggregator(300, ipaddress.IPv4Address(0))
+
+
+def test_as4_aggregator_replaces_as_trans() -> None:
+    data = (
+        BASE + attr(7, struct.pack("!H", AS_TRANS) + bytes(4)) + attr(18, struct.pack("!I", 80000) + bytes(4))
+    )
+    attrs, *_ = decode_path_attributes(data, WireContext(as4=False))
+    assert attrs.aggregator is not None and attrs.aggregator.asn == 80000
+
+
+def test_as4_attributes_from_a_new_speaker_are_dropped() -> None:
+    data = BASE + attr(17, _as4(1, 2, 3))
+    attrs, *_ = decode_path_attributes(data, NEW)
+    assert attrs.as_path == (AsPathSegment(SEQ, (65001,)),) and attrs.unknown == ()
+
+
+def test_canonical_encoding_towards_an_old_speaker_writes_as4_path() -> None:
+    attrs = PathAttributes(
+        origin=Origin.IGP,
+        as_path=(AsPathSegment(SEQ, (65001, 4200000000)), AsPathSegment(SET, (1, 2))),
+        next_hop=ipaddress.IPv4Address("192.0.2.1"),
+        aggregator=Aggregator(4200000001, ipaddress.IPv4Address("10.0.0.1")),
+    )
+    wire = encode_path_attributes(attrs, OLD)
+    back, *_ = decode_path_attributes(wire, OLD)
+    assert back == attrs
+    assert _as2(65001, AS_TRANS) in wire and _as4(65001, 4200000000) in wire
+
+
+def test_merge_keeps_leading_set_and_confederation_segments() -> None:
+    confed = AsPathSegment(AsPathSegmentType.AS_CONFED_SEQUENCE, (65500,))
+    as_path = (confed, AsPathSegment(SEQ, (1, AS_TRANS)), AsPathSegment(SET, (7, 8)))
+    merged = merge_as4_path(as_path, (AsPathSegment(SEQ, (70000,)), AsPathSegment(SET, (7, 8))))
+    assert merged == (confed, AsPathSegment(SEQ, (1, 70000)), AsPathSegment(SET, (7, 8)))
+    assert path_length(merged) == 3
+
+
+def test_identical_attribute_bytes_are_interned() -> None:
+    a1, *_ = decode_path_attributes(bytes(BASE), NEW)
+    a2, *_ = decode_path_attributes(bytearray(BASE), NEW)
+    assert a1 is a2
+    a3, *_ = decode_path_attributes(BASE, WireContext(as4=False))
+    assert a3 is not a1
+
+
+def test_modified_set_is_encoded_canonically() -> None:
+    data = attr(1, b"\x00") + attr(2, _as4(65001), flags=0x50) + NEXT_HOP  # AS_PATH with extended length
+    attrs, *_ = decode_path_attributes(data, NEW)
+    assert encode_path_attributes(attrs, NEW) == data
+    changed = dataclasses.replace(attrs, med=7)
+    assert changed.wire is attrs.wire  # the image travels along, but no longer matches
+    wire = encode_path_attributes(changed, NEW)
+    assert wire != data and decode_path_attributes(wire, NEW)[0] == changed
+    assert encode_path_attributes(attrs, NEW, exact=False) == ORIGIN_IGP + attr(2, _as4(65001)) + NEXT_HOP
+
+
+def test_unknown_transitive_gets_partial_on_readvertisement() -> None:
+    data = BASE + attr(99, b"x", flags=0xC0) + attr(98, b"y", flags=0x80)
+    attrs, *_ = decode_path_attributes(data, NEW)
+    assert {r.code for r in attrs.unknown} == {98, 99}
+    out = for_readvertisement(attrs)
+    assert out.unknown == (RawAttribute(0xC0 | AttrFlag.PARTIAL, 99, b"x"),)
+    wire = encode_path_attributes(out, NEW)
+    assert attr(99, b"x", flags=0xE0) in wire and b"y" not in wire
+    assert for_readvertisement(out) is out
+
+
+def test_extended_length_unknown_attribute_round_trips() -> None:
+    data = BASE + attr(200, b"z" * 300, flags=0xD0)
+    attrs, *_ = decode_path_attributes(data, NEW)
+    assert attrs.unknown[0].value == b"z" * 300
+    assert encode_path_attributes(attrs, NEW) == data
+    assert encode_path_attributes(attrs, NEW, exact=False).endswith(attr(200, b"z" * 300, flags=0xD0))
+
+
+def test_community_names_and_display() -> None:
+    assert format_community(0xFFFFFF01) == "NO_EXPORT"
+    assert format_community((64698 << 16) | 64699) == "64698:64699"
+    assert parse_community("64698:64699") == (64698 << 16) | 64699
+    assert parse_community("no_export") == 0xFFFFFF01
+    assert format_extended_community(0x0002_0048_0000_0001) == "target:72:1"
+    assert format_extended_community(0x0102_C000_0201_0064) == "target:192.0.2.1:100"
+    assert format_extended_community(0x0203_0001_0000_0005) == "origin:65536:5"
+    assert format_extended_community(0x4004_0000_0000_0000).startswith("0x40:0x04:")
