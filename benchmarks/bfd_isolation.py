@@ -46,7 +46,8 @@ def main() -> int:
         a, b = lab.node("a"), lab.node("b")
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{x}/24" for x in ours], b_addrs=[f"{x}/24" for x in theirs])
         conf = b.run_dir / "peer.toml"
-        body = f"[defaults]\ndesired_min_tx_ms = {args.tx}\nrequired_min_rx_ms = {args.tx}\ndetect_mult = {args.mult}\n"
+        body = f"[defaults]\ndesired_min_tx_ms = {args.tx}\nrequired_min_rx_ms = {args.tx}\n"
+        body += f"detect_mult = {args.mult}\n"
         for mine, peer in zip(theirs, ours, strict=True):
             body += f'[[session]]\npeer = "{peer}"\nlocal = "{mine}"\ninterface = "eth0"\npassive = true\n'
         conf.write_text(body)
@@ -70,11 +71,10 @@ def main() -> int:
                 ]
                 result["peer_failures"] = len(peer_fail)
                 results.append(result)
-                print(
-                    f"{mode:8s} sessions={result['sessions']} up={result['all_up']} work={result['work_seconds']:.1f}s "
-                    f"({result['items']} items)  false Downs: peer saw {len(peer_fail)}, we saw {result['downs']}",
-                    flush=True,
-                )
+                line = f"{mode:8s} sessions={result['sessions']} up={result['all_up']} "
+                line += f"work={result['work_seconds']:.1f}s ({result['items']} items)  "
+                line += f"false Downs: peer saw {len(peer_fail)}, we saw {result['downs']}"
+                print(line, flush=True)
                 time.sleep(1.0)
         finally:
             peer_proc.stop()

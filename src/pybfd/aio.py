@@ -65,6 +65,7 @@ class BfdSessionStatus:
     remote_state: State
     diag: Diag
     since: float  # time.monotonic() of the last change (or of add_session)
+    # (`remote_state` is what the peer said at that last change, not live: use `query()` for live.)
 
 
 class BfdService:
@@ -141,7 +142,12 @@ class BfdService:
             "realtime" if self._realtime else "normal",
             "none" if self._seed is None else str(self._seed),
         ]
-        self._proc = subprocess.Popen(args, pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL)
+        # The worker must import this very pybfd, even when the caller found it through a sys.path
+        # edit rather than an installation.
+        env = dict(os.environ)
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH", "")) if p)
+        self._proc = subprocess.Popen(args, pass_fds=(cmd_r, evt_w), stdin=subprocess.DEVNULL, env=env)
         os.close(cmd_r)
         os.close(evt_w)
         self._outbox = Connection(cmd_w, readable=False)
@@ -177,6 +183,8 @@ class BfdService:
         if not self._stopped.done():
             with contextlib.suppress(OSError, RuntimeError):
                 self._command(("stop",))
+            if self.isolation == "inline":
+                self._dispatch(("stopped",))  # the engine stopped synchronously, on this loop
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._stopped), 5)
         await self._reap()

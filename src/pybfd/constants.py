@@ -92,5 +92,4 @@ class DropReason(enum.Enum):
     AUTH_SEQUENCE = "auth_sequence"  # 6.7.3/6.7.4: sequence number out of window
     POLL_AND_FINAL = "poll_and_final"  # 6.8.6 (via 4.1): P and F both set
     BAD_TTL = "bad_ttl"  # RFC 5881 section 5 / RFC 5883 section 2: TTL check
-    BAD_SOURCE_PORT = "bad_source_port"  # RFC 5881 section 4: source port outside 49152-65535
     ADDRESS_MISMATCH = "address_mismatch"  # RFC 5881 section 3/ RFC 5883: addresses differ from session's

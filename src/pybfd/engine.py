@@ -46,6 +46,7 @@ _IPV6_RECVHOPLIMIT = 51
 _IPV6_HOPLIMIT = 52
 _IPV6_RECVPKTINFO = 49
 _IPV6_PKTINFO = 50
+_SO_RCVBUFFORCE = 33
 _IN_PKTINFO = struct.Struct("=i4s4s")
 _IN6_PKTINFO = struct.Struct("=16sI")
 _INT = struct.Struct("=i")
@@ -149,13 +150,16 @@ class _Tx:
         self.config = config
         self.sock: socket.socket | None = None
         self.errors = 0
-        port = MULTIHOP_PORT if config.multihop else SINGLE_HOP_PORT
-        peer = config.peer
-        if peer.version == 6:
-            scope = socket.if_nametoindex(config.interface) if config.interface and peer.is_link_local else 0
-            self.dest: tuple[str, int] | tuple[str, int, int, int] = (str(peer), port, 0, scope)
-        else:
-            self.dest = (str(peer), port)
+        self.dest: tuple[str, int] | tuple[str, int, int, int] | None = None
+
+    def _destination(self) -> tuple[str, int] | tuple[str, int, int, int]:
+        # Resolved when first needed: the interface of a link-local peer may appear after add_session.
+        cfg = self.config
+        port = MULTIHOP_PORT if cfg.multihop else SINGLE_HOP_PORT
+        if cfg.peer.version == 6:
+            scope = socket.if_nametoindex(cfg.interface) if cfg.interface and cfg.peer.is_link_local else 0
+            return (str(cfg.peer), port, 0, scope)
+        return (str(cfg.peer), port)
 
     def _open(self, rng: random.Random) -> socket.socket:
         cfg = self.config
@@ -194,7 +198,9 @@ class _Tx:
     def send(self, data: bytes, rng: random.Random) -> None:
         try:
             if self.sock is None:
+                self.dest = self._destination()
                 self.sock = self._open(rng)
+            assert self.dest is not None
             self.sock.sendto(data, self.dest)
         except OSError as exc:
             self.errors += 1
@@ -229,6 +235,7 @@ class BfdEngine:
         self._timer: asyncio.TimerHandle | None = None
         self._armed: float | None = None
         self._ifnames: dict[int, str | None] = {}
+        self._addresses: dict[str | bytes, IPAddress] = {}
         self.closed = False
 
     # ------------------------------------------------------------------ public
@@ -317,7 +324,13 @@ class BfdEngine:
         sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            # Thousands of sessions share this socket and their packets come in bursts: a small
+            # buffer overflows silently and looks like packet loss. SO_RCVBUFFORCE passes
+            # net.core.rmem_max when we may (root); else take what SO_RCVBUF allows.
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, 8 << 20)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
             if v6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVHOPLIMIT, 1)
@@ -342,6 +355,26 @@ class BfdEngine:
                 return None
         return self._ifnames[index]
 
+    def _address(self, raw: str | bytes) -> IPAddress | None:
+        """Packed or textual address -> ip_address, memoised (a few thousand peers at most)."""
+        cache = self._addresses
+        found = cache.get(raw)
+        if found is not None:
+            return found
+        try:
+            if isinstance(raw, bytes):
+                value: IPAddress = ipaddress.ip_address(raw)
+            else:
+                value = ipaddress.ip_address(raw.split("%", 1)[0])
+        except ValueError:
+            return None
+        if isinstance(value, ipaddress.IPv6Address) and value.ipv4_mapped is not None:
+            value = value.ipv4_mapped
+        if len(cache) > 65536:
+            cache.clear()
+        cache[raw] = value
+        return value
+
     def _readable(self, sock: socket.socket, multihop: bool) -> None:
         manager = self.manager
         for _ in range(256):  # bounded so a flood cannot starve the timer
@@ -360,7 +393,7 @@ class BfdEngine:
                     ttl = _INT.unpack_from(payload)[0]
                 elif level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(payload) >= _IN_PKTINFO.size:
                     ifindex, _spec, header_dst = _IN_PKTINFO.unpack_from(payload)
-                    dst = ipaddress.IPv4Address(header_dst)
+                    dst = self._address(header_dst)
                 elif level == socket.IPPROTO_IPV6 and kind == _IPV6_HOPLIMIT and len(payload) >= 4:
                     ttl = _INT.unpack_from(payload)[0]
                 elif (
@@ -369,13 +402,10 @@ class BfdEngine:
                     and len(payload) >= _IN6_PKTINFO.size
                 ):
                     raw_dst, ifindex = _IN6_PKTINFO.unpack_from(payload)
-                    dst = ipaddress.IPv6Address(raw_dst)
-            try:
-                src = ipaddress.ip_address(addr[0].split("%", 1)[0])
-            except ValueError:
+                    dst = self._address(raw_dst)
+            src = self._address(addr[0])
+            if src is None:
                 continue
-            if isinstance(src, ipaddress.IPv6Address) and src.ipv4_mapped is not None:
-                src = src.ipv4_mapped
             actions = manager.receive(
                 data,
                 src=src,

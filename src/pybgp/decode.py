@@ -44,10 +44,11 @@ class InputError(Exception):
 
 
 def detect_kind(path: Path) -> str:
-    """"capture", "mrt" or "hex", by the first bytes (after gzip/bzip2 decompression)."""
+    """"capture", "mrt", "raw" (BGP messages back to back) or "hex", by the first bytes (after
+    gzip/bzip2 decompression)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(64)
+            head = f.read(256)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not head:
@@ -56,20 +57,23 @@ def detect_kind(path: Path) -> str:
     if head[:2] == b"\x1f\x8b":
         try:
             with gzip.open(path, "rb") as g:
-                inner = g.read(64)
+                inner = g.read(256)
         except (OSError, EOFError) as exc:
             raise InputError(f"{path}: damaged gzip data: {exc}") from exc
     elif head[:3] == b"BZh":
         try:
             with bz2.open(path, "rb") as b:
-                inner = b.read(64)
+                inner = b.read(256)
         except (OSError, EOFError) as exc:
             raise InputError(f"{path}: damaged bzip2 data: {exc}") from exc
     if inner[:4] in _PCAP_MAGICS or inner[:4] == _PCAPNG_MAGIC:
         if head[:3] == b"BZh":
             raise InputError(f"{path}: bzip2-compressed captures are not supported; decompress it first")
         return "capture"
-    if _HEX_TEXT.match(inner) and re.search(rb"[0-9a-fA-F]{8}", inner):
+    if inner[:16] == MARKER:
+        return "raw"
+    sniff = re.sub(rb"#[^\n]*", b"", inner)  # comment lines may precede the hex
+    if _HEX_TEXT.match(sniff) and re.search(rb"[0-9a-fA-F]{8}", sniff):
         return "hex"
     if len(inner) >= 12:
         rtype = int.from_bytes(inner[4:6], "big")
@@ -221,15 +225,17 @@ def parse_hex(text: bytes) -> bytes:
     return bytes.fromhex(digits)
 
 
-def hex_lines(path: Path, ctx: WireContext) -> Iterator[dict[str, Any]]:
-    data = parse_hex(Path(path).read_bytes())
+def hex_lines(path: Path, ctx: WireContext, *, raw: bool = False) -> Iterator[dict[str, Any]]:
+    """Messages back to back, from hex text or (`raw`) binary; a bad length ends the listing."""
+    content = Path(path).read_bytes()
+    data = content if raw else parse_hex(content)
     pos = 0
     while pos < len(data):  # each step consumes at least HEADER_LEN bytes or stops
         if data[pos : pos + 16] != MARKER or pos + HEADER_LEN > len(data):
-            raise InputError(f"{path}: no BGP marker at byte {pos} of the hex data")
+            raise InputError(f"{path}: no BGP marker at byte {pos}")
         length = int.from_bytes(data[pos + 16 : pos + 18], "big")
         if length < HEADER_LEN or pos + length > len(data):
-            raise InputError(f"{path}: BGP length {length} at byte {pos} does not fit the hex data")
+            raise InputError(f"{path}: BGP length {length} at byte {pos} does not fit the data")
         chunk = data[pos : pos + length]
         pos += length
         try:
@@ -354,7 +360,8 @@ class Summary:
         from rich.table import Table
 
         console = Console(file=out, width=100)
-        table = Table(title=title)
+        console.print(title)
+        table = Table()
         table.add_column("what")
         table.add_column("count", justify="right")
         for name, n in sorted(self.types.items()):
@@ -376,10 +383,12 @@ class Summary:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pybgpctl decode",
-                                description="Print the BGP messages of a pcap/pcapng capture, MRT file or "
-                                            "hex dump as JSON lines.")
+                                description="Print the BGP messages of a pcap/pcapng capture, MRT file, "
+                                            "hex dump or raw message file as JSON lines.")
     p.add_argument("file", type=Path)
     p.add_argument("--summary", action="store_true", help="print a table of counts instead of JSON lines")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines (the default output; given, it wins over --summary: `pybgpctl --json`)")
     p.add_argument("--port", type=int, action="append", default=None,
                    help="TCP port carrying BGP in captures (repeatable; default 179)")
     p.add_argument("--as2", action="store_true",
@@ -395,15 +404,18 @@ def _lines(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     if kind == "mrt":
         return mrt_lines(args.file)
     fams = _ALL if args.addpath else frozenset()
-    return hex_lines(args.file, WireContext(as4=not args.as2, extended_message=True, ibgp=True,
-                                            addpath_rx=fams, addpath_tx=fams))
+    ctx = WireContext(as4=not args.as2, extended_message=True, ibgp=True, addpath_rx=fams, addpath_tx=fams)
+    return hex_lines(args.file, ctx, raw=kind == "raw")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the tool; returns the exit status (0 ok, 1 bad input; never raises for bad files)."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # usage error or --help: argparse printed it; return, never exit
+        return exc.code if isinstance(exc.code, int) else 2
     out = sys.stdout
-    summary = Summary() if args.summary else None
+    summary = Summary() if args.summary and not args.json else None
     try:
         for line in _lines(args):
             if summary is not None:

@@ -146,9 +146,18 @@ async def test_real_collision_leaves_one_session() -> None:
             await b.wait_state(State.ESTABLISHED, 5)
             await asyncio.sleep(0.5)
             assert (ha.up, hb.up, ha.down, hb.down) == (1, 1, 0, 0)
-            ca, cb = a._primary(), b._primary()
-            assert ca is not None and cb is not None and ca.transport is not None and cb.transport is not None
-            assert ca.transport.get_extra_info("sockname") == cb.transport.get_extra_info("peername")
+            assert a.local_endpoint is not None and a.local_endpoint == b.remote_endpoint
+            assert a.remote_endpoint == b.local_endpoint
+            # a (10.0.0.1) < b (10.0.0.2): the connection b opened survives, so b's port is ephemeral.
+            assert a.local_endpoint == (ipaddress.IPv4Address("127.0.0.1"), la.port)
         finally:
             await a.stop()
             await b.stop()
+
+
+async def test_port_already_in_use_is_an_error() -> None:
+    async with Listener(addresses=("127.0.0.1",), port=0) as first:
+        second = Listener(addresses=("127.0.0.1",), port=first.port)
+        with pytest.raises(OSError):
+            await second.start()
+        await second.close()

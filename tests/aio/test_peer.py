@@ -211,3 +211,44 @@ async def test_back_pressure_blocks_producer(listener: Listener) -> None:
     finally:
         await a.stop()
         await b.stop()
+
+
+class ResetOnFirstUpdate(Recorder):
+    """Resets its peer from inside on_update (as a max-prefix policy in the Speaker might)."""
+
+    order: list[str]
+
+    def on_update(self, peer: Peer, update: Update) -> None:
+        self.order.append("update")
+        if len(self.order) == 1:
+            peer.reset(message="policy")
+
+    def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None:
+        self.order.append("down")
+        super().on_down(peer, reason, notification)
+
+
+async def test_no_update_delivered_after_a_reset_from_the_handler(listener: Listener) -> None:
+    a_set, b_set = pair_settings(listener.port)
+    hb = ResetOnFirstUpdate()
+    hb.order = []
+    a, b = Peer(a_set, Recorder()), Peer(b_set, hb)
+    listener.add_peer(b)
+    b.start()
+    a.start()
+    try:
+        await a.wait_state(State.ESTABLISHED, 5)
+        await b.wait_state(State.ESTABLISHED, 5)
+        assert a.negotiated is not None
+        ctx = a.negotiated.context
+        msgs = []
+        for i in range(3):  # three UPDATEs in one write: decoded from one read on b
+            attrs = PathAttributes(origin=Origin.IGP, next_hop=ipaddress.IPv4Address("192.0.2.1"), med=i)
+            msgs += encode_updates(ctx, attributes=attrs, announced=[Prefix.parse(f"10.{i}.0.0/16")])
+        a.send_messages(msgs)
+        await until(lambda: "down" in hb.order)
+        await asyncio.sleep(0.1)
+        assert hb.order == ["update", "down"]  # the 2nd and 3rd UPDATE belonged to the ended session
+    finally:
+        await a.stop()
+        await b.stop()

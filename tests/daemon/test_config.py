@@ -40,7 +40,11 @@ def test_server_example_is_target_server() -> None:
     assert cfg.kernel.merge_paths == 16
     assert cfg.kernel.exclude_communities == ((64698 << 16) | 64699,)
     tor1, tor2, lb = cfg.neighbors
-    assert (tor1.address, tor1.interface, tor1.remote_as) == (ipaddress.ip_address("10.69.0.65"), "eth0", 64600)
+    assert (tor1.address, tor1.interface, tor1.remote_as) == (
+        ipaddress.ip_address("10.69.0.65"),
+        "eth0",
+        64600,
+    )
     assert (tor2.address, tor2.interface) == (ipaddress.ip_address("10.69.0.129"), "eth1")
     for tor in (tor1, tor2):
         assert tor.next_hop_self and tor.bfd.enabled and tor.import_policy == "from-tor"
@@ -53,8 +57,11 @@ def test_server_example_is_target_server() -> None:
         Policy.from_dict(cfg.policy_spec(name), name)
     assert cfg.policies["from-tor"]["rules"][0]["set"]["next_hop"] == "peer-unless-same-subnet"
     # ~30 lines of actual configuration.
-    body = [ln for ln in (EXAMPLES / "pybgpd-server.toml").read_text().splitlines()
-            if ln.strip() and not ln.strip().startswith("#")]
+    body = [
+        ln
+        for ln in (EXAMPLES / "pybgpd-server.toml").read_text().splitlines()
+        if ln.strip() and not ln.strip().startswith("#")
+    ]
     assert len(body) <= 40
 
 
@@ -177,7 +184,9 @@ def test_next_hop_mistake_is_reported_by_the_rib_parser() -> None:
 
 
 def test_prefix_list_expands_into_policy() -> None:
-    text = MINIMAL + """
+    text = (
+        MINIMAL
+        + """
 [prefix_list]
 pods = ["10.64.0.0/14 le 32"]
 [policy.p]
@@ -185,6 +194,7 @@ default = "reject"
 [[policy.p.rules]]
 match.prefix_list = "pods"
 """
+    )
     cfg = parse_config(text)
     assert cfg.policy_spec("p")["rules"][0]["match"]["prefix"] == ["10.64.0.0/14 le 32"]
     pol = Policy.from_dict(cfg.policy_spec("p"), "p")
@@ -222,12 +232,20 @@ def test_line_map_paths() -> None:
 def test_check_command_exit_codes(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(BAD)
-    proc = subprocess.run([sys.executable, "-m", "pybgp.daemon.main", "--check", "-c", str(bad)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybgp.daemon.main", "--check", "-c", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert f"{bad}:2: global.asn" in proc.stderr and "error(s)" in proc.stderr
     good = tmp_path / "good.toml"
     good.write_text(MINIMAL)
-    proc = subprocess.run([sys.executable, "-m", "pybgp.daemon.main", "--check", "-c", str(good)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybgp.daemon.main", "--check", "-c", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr

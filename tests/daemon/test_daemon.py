@@ -1,5 +1,6 @@
-"""The daemon in-process against a library Speaker on loopback: control socket, pybgpctl (both formats),
-BFD Down handling, reload by difference, metrics, and graceful stop (Cease/Administrative Shutdown + RFC 9003).
+"""The daemon in-process against a library Speaker on loopback: control socket, pybgpctl (both
+formats), BFD Down handling, reload by difference, metrics, and graceful stop (Cease/Administrative
+Shutdown with an RFC 9003 message).
 
 No kernel: `Daemon(kernel=False)` uses a MemoryFib and no KernelWatcher; BFD is a fake service.
 """
@@ -95,9 +96,14 @@ class FakeBfd:
 
     def fire(self, old: State, new: State) -> None:
         cfg = self.sessions_added[-1]
-        change = BfdStateChange(key=cfg.key, peer=cfg.peer, old_state=old, new_state=new,
-                                diag=Diag.CONTROL_DETECTION_TIME_EXPIRED if new is State.DOWN else Diag.NO_DIAGNOSTIC,
-                                at=0.0)
+        change = BfdStateChange(
+            key=cfg.key,
+            peer=cfg.peer,
+            old_state=old,
+            new_state=new,
+            diag=Diag.CONTROL_DETECTION_TIME_EXPIRED if new is State.DOWN else Diag.NO_DIAGNOSTIC,
+            at=0.0,
+        )
         for cb in self.callbacks:
             cb(change)
 
@@ -134,9 +140,17 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     daemon = Daemon(cfg, config_path=str(conf), kernel=False, fib=fib, bfd_service=bfd)
     daemon._connected["lo"] = {ipaddress.ip_interface("127.0.0.0/8")}
     await daemon.start()
-    peer.add_neighbor(PeerSettings(local_as=64600, remote_as=64600, router_id=ipaddress.IPv4Address("10.0.0.2"),
-                                   remote_address=ipaddress.ip_address(DAEMON_IP), name="pybgpd", passive=True,
-                                   local_address=ipaddress.ip_address(PEER_IP)))
+    peer.add_neighbor(
+        PeerSettings(
+            local_as=64600,
+            remote_as=64600,
+            router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=ipaddress.ip_address(DAEMON_IP),
+            name="pybgpd",
+            passive=True,
+            local_address=ipaddress.ip_address(PEER_IP),
+        )
+    )
     try:
         yield Rig(daemon, peer, fib, bfd, sock, conf)
     finally:
@@ -235,7 +249,11 @@ async def test_reload_policy_change_keeps_session(rig: Rig) -> None:
     assert code == 0, out
     result = json.loads(out)
     assert result["import_policy"] == ["tor1"] and not result["recreated"]
-    await wait_for(lambda: (rig.daemon.speaker.best("10.1.0.0/24") or Any).attributes.local_pref == 200)  # type: ignore[union-attr]
+    def lp200() -> bool:
+        best = rig.daemon.speaker.best("10.1.0.0/24")
+        return best is not None and best.attributes.local_pref == 200
+
+    await wait_for(lp200)
     # A broken config is refused and changes nothing.
     rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="missing"))
     code, _, err = await actl(rig, "reload")
@@ -265,3 +283,60 @@ def test_ctl_without_daemon(tmp_path: Path) -> None:
     with contextlib.redirect_stderr(err):
         assert cli.main(["-s", str(tmp_path / "none.sock"), "show", "neighbors"]) == 3
     assert "pybgpd is not running" in err.getvalue()
+
+
+async def test_kernel_failure_never_takes_the_daemon_down(rig: Rig) -> None:
+    await established(rig)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OSError("netlink socket gone")
+
+    rig.fib.apply = broken  # type: ignore[method-assign]
+    rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
+    await wait_for(lambda: rig.daemon.speaker.best("10.1.0.0/24") is not None)
+    await asyncio.sleep(0.1)
+    code, out, _ = await actl(rig, "--json", "show", "status")
+    assert code == 0 and json.loads(out)["established"] == 1
+    assert rig.daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED
+
+
+async def test_dynamic_neighbor_range(tmp_path: Path) -> None:
+    sock = tmp_path / "d.sock"
+    conf = tmp_path / "d.toml"
+    conf.write_text(f"""
+[global]
+asn = 64600
+router_id = "10.0.0.1"
+listen = ["{DAEMON_IP}"]
+port = 0
+[control]
+socket = "{sock}"
+[[dynamic_neighbor]]
+name = "lbs"
+prefix = "127.0.0.0/29"
+max_sessions = 1
+remote_as = 64698
+import = "accept"
+""")
+    daemon = Daemon(load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=FakeBfd())
+    await daemon.start()
+    peers = []
+    try:
+        port = daemon.speaker.listen_port
+        assert port is not None
+        for i, ip in enumerate(("127.0.0.3", "127.0.0.4")):
+            sp = Speaker(local_as=64698, router_id=f"10.0.0.{3 + i}")
+            await sp.start()
+            sp.add_neighbor(PeerSettings(local_as=64698, remote_as=64600, router_id=ipaddress.IPv4Address(
+                f"10.0.0.{3 + i}"), remote_address=ipaddress.ip_address(DAEMON_IP), port=port, name="d",
+                local_address=ipaddress.ip_address(ip), connect_retry_time=1, multihop_ttl=2))
+            peers.append(sp)
+        await peers[0].peer("d").wait_state(BgpState.ESTABLISHED, 15)
+        names = [v.name for v in daemon.speaker.neighbors()]
+        assert names == ["lbs:127.0.0.3"]  # the second one is over max_sessions and refused
+        await asyncio.sleep(0.5)
+        assert peers[1].peer("d").state is not BgpState.ESTABLISHED
+    finally:
+        await daemon.stop()
+        for sp in peers:
+            await sp.stop()

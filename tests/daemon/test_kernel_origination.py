@@ -31,8 +31,14 @@ LB = (64698 << 16) | 64699
 
 
 def peer(name: str, address: str, ifname: str | None, source: Source = Source.BGP) -> PeerInfo:
-    return PeerInfo(name=name, source=source, address=ipaddress.ip_address(address), asn=64600, local_as=64600,
-                    interface=ifname)
+    return PeerInfo(
+        name=name,
+        source=source,
+        address=ipaddress.ip_address(address),
+        asn=64600,
+        local_as=64600,
+        interface=ifname,
+    )
 
 
 TOR1 = peer("tor1", "10.69.0.65", "eth0")
@@ -54,9 +60,19 @@ def test_ecmp_route_with_both_tors() -> None:
     a, b = path(TOR1, "10.69.0.65"), path(TOR2, "10.69.0.129")
     k.on_best_change(BestChange(prefix=pfx, best=a, multipath=(a, b)))
     route = fib.routes()[pfx]
-    assert route.nexthops == (NextHop(IPv4Address("10.69.0.65"), "eth0"), NextHop(IPv4Address("10.69.0.129"), "eth1"))
-    assert k.view(pfx) == [{"prefix": "10.69.1.2/32", "nexthops": [
-        {"gateway": "10.69.0.65", "ifname": "eth0"}, {"gateway": "10.69.0.129", "ifname": "eth1"}]}]
+    assert route.nexthops == (
+        NextHop(IPv4Address("10.69.0.65"), "eth0"),
+        NextHop(IPv4Address("10.69.0.129"), "eth1"),
+    )
+    assert k.view(pfx) == [
+        {
+            "prefix": "10.69.1.2/32",
+            "nexthops": [
+                {"gateway": "10.69.0.65", "ifname": "eth0"},
+                {"gateway": "10.69.0.129", "ifname": "eth1"},
+            ],
+        }
+    ]
     k.on_best_change(BestChange(prefix=pfx, best=None))
     assert pfx not in fib.routes()
 
@@ -79,8 +95,10 @@ def test_kernel_export_policy_and_disabled() -> None:
     p = path(TOR1, "10.69.0.65")
     k.on_best_change(BestChange(prefix=Prefix.parse("10.1.0.0/16"), best=p, multipath=(p,)))
     assert Prefix.parse("10.1.0.0/16") in fib.routes()
-    cfg2 = parse_config(CFG.replace("[kernel]\n", '[kernel]\nexport = "only-default"\n')
-                        + '[policy.only-default]\n[[policy.only-default.rules]]\nmatch.prefix = "0.0.0.0/0"\n')
+    cfg2 = parse_config(
+        CFG.replace("[kernel]\n", '[kernel]\nexport = "only-default"\n')
+        + '[policy.only-default]\n[[policy.only-default.rules]]\nmatch.prefix = "0.0.0.0/0"\n'
+    )
     fib2 = MemoryFib()
     k2 = KernelExporter(fib2, cfg2)
     for pfx in ("10.1.0.0/16", "0.0.0.0/0"):
@@ -137,8 +155,15 @@ def addr(ifname: str, cidr: str, added: bool = True) -> AddressEvent:
 
 
 def pod(cidr: str, added: bool = True, table: int = 119, protocol: int = 30) -> RouteEvent:
-    return RouteEvent(prefix=Prefix.parse(cidr), table=table, protocol=protocol, route_type=1, nexthops=(),
-                      added=added, at=0.0)
+    return RouteEvent(
+        prefix=Prefix.parse(cidr),
+        table=table,
+        protocol=protocol,
+        route_type=1,
+        nexthops=(),
+        added=added,
+        at=0.0,
+    )
 
 
 def test_origination_live_events_and_resync() -> None:
@@ -146,14 +171,21 @@ def test_origination_live_events_and_resync() -> None:
     resyncs: list[int] = []
     o = Origination(parse_config(CFG).origination, rec.announce, rec.withdraw, lambda: resyncs.append(1))
     snap = KernelSnapshot(
-        links={"node0": LinkEvent(ifname="node0", ifindex=3, carrier=True, admin_up=True, oper_state="up", at=0)},
+        links={
+            "node0": LinkEvent(ifname="node0", ifindex=3, carrier=True, admin_up=True, oper_state="up", at=0)
+        },
         addresses=[addr("node0", "10.69.0.2/32"), addr("eth0", "10.69.0.66/26")],
-        routes={Prefix.parse("10.224.0.0/30"): pod("10.224.0.0/30"),
-                Prefix.parse("10.225.0.0/30"): pod("10.225.0.0/30", protocol=4)},
+        routes={
+            Prefix.parse("10.224.0.0/30"): pod("10.224.0.0/30"),
+            Prefix.parse("10.225.0.0/30"): pod("10.225.0.0/30", protocol=4),
+        },
     )
     o.load_snapshot(snap)
-    assert rec.live == {Prefix.parse("10.99.0.0/24"): "static", Prefix.parse("10.69.0.2/32"): "interface:node0",
-                        Prefix.parse("10.224.0.0/30"): "kernel:119"}
+    assert rec.live == {
+        Prefix.parse("10.99.0.0/24"): "static",
+        Prefix.parse("10.69.0.2/32"): "interface:node0",
+        Prefix.parse("10.224.0.0/30"): "kernel:119",
+    }
     o.on_event(pod("10.224.0.4/30"))
     assert rec.live[Prefix.parse("10.224.0.4/30")] == "kernel:119"
     o.on_event(pod("10.224.0.0/30", added=False))

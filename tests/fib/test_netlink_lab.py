@@ -206,8 +206,8 @@ def test_kernel_errors_are_per_route(netns: str) -> None:
 @pytest.mark.parametrize("objects", [True, False])
 def test_replace_never_deletes_first(netns: str, objects: bool) -> None:
     """Changing a route's nexthops is one RTM_NEWROUTE replace: no RTM_DELROUTE in between."""
-    from pybgp.fib.nlmsgs import RTM_DELROUTE
-    from pybgp.fib.nlsock import open_netlink_socket
+    from pybgp.fib.netlink_msgs import RTM_DELROUTE
+    from pybgp.fib.netlink_socket import open_netlink_socket
 
     monitor = open_netlink_socket(netns, groups=0x40)  # RTMGRP_IPV4_ROUTE
     monitor.settimeout(0.2)
@@ -220,7 +220,7 @@ def test_replace_never_deletes_first(netns: str, objects: bool) -> None:
         try:
             while True:
                 data = monitor.recv(1 << 16)
-                from pybgp.fib.nlmsgs import iter_messages
+                from pybgp.fib.netlink_msgs import iter_messages
 
                 deletes += sum(1 for t, *_ in iter_messages(data) if t == RTM_DELROUTE)
         except TimeoutError:
@@ -295,3 +295,74 @@ def test_random_operations_match_memory_fib_and_kernel(netns: str, objects: bool
             assert set(group_members(netns)) == used
     finally:
         fib.close(flush=True)
+
+
+def test_device_only_nexthops(netns: str) -> None:
+    """`dev X` nexthops: a shared group for IPv4; IPv6 keeps them as a classic route (no AF_INET object)."""
+    fib = NetlinkFib(netns=netns)
+    try:
+        p4, p6, p6_ecmp = (Prefix.parse(t) for t in ("10.77.0.0/16", "2001:db8:77::/64", "2001:db8:78::/64"))
+        dev0, dev1 = NextHop(None, "eth0"), NextHop(None, "eth1")
+        fib.apply(
+            replace=[FibRoute(p4, (dev0, dev1)), FibRoute(p6, (dev0,)), FibRoute(p6_ecmp, (dev0, dev1))]
+        )
+        # the kernel refuses device-only IPv6 ECMP through the multipath API: reported, not raised
+        assert set(fib.failures()) == {p6_ecmp}
+        assert fib.group_of(p4) is not None and fib.group_of(p6) is None
+        assert "nhid" in kernel_routes(netns)[0]
+        assert kernel_routes(netns, "-6")[0]["dev"] == "eth0"
+        fib.nexthop_down(dev1)
+        assert fib.routes()[p4].nexthops == (dev0,) and fib.routes()[p6].nexthops == (dev0,)
+        fib.nexthop_down(dev0)
+        assert fib.routes() == {}
+        assert kernel_routes(netns) == [] and kernel_routes(netns, "-6") == []
+    finally:
+        fib.close(flush=True)
+
+
+@pytest.mark.parametrize("objects", [True, False])
+def test_ipv4_routes_via_ipv6_nexthops(netns: str, objects: bool) -> None:
+    """RFC 8950 style: an IPv4 prefix over IPv6 link nexthops (RTA_VIA, or an AF_INET6 nexthop object)."""
+    fib = NetlinkFib(netns=netns, nexthop_objects=objects)
+    try:
+        prefix = Prefix.parse("10.88.0.0/16")
+        fib.apply(replace=[FibRoute(prefix, (A6, B6))])
+        assert fib.failures() == {}
+        text = ip(netns, "route", "show", "10.88.0.0/16")
+        assert "2001:db8:1::2" in text and "2001:db8:2::2" in text
+    finally:
+        fib.close(flush=True)
+
+
+def test_a_batch_is_few_sendmsg_calls_not_one_per_route(netns: str) -> None:
+    fib = NetlinkFib(netns=netns)
+    try:
+        calls = fib.sendmsg_calls
+        fib.apply(replace=[FibRoute(p, (A, B)) for p in v4(5000)])
+        # 5000 route requests of 64 bytes plus 4 nexthop/group requests: 2 chunks, plus the
+        # nexthop/group batch; pyroute2's per-call API would make 5000 round trips
+        assert fib.sendmsg_calls - calls <= 4
+        assert len(kernel_routes(netns)) == 5000
+    finally:
+        fib.close(flush=True)
+
+
+def test_mode_switch_restart_keeps_forwarding_then_cleans_objects(netns: str) -> None:
+    """A graceful restart from nexthop-object mode into multipath mode: routes stay, objects go."""
+    routes = [FibRoute(p, (A, B)) for p in v4(20)]
+    old = NetlinkFib(netns=netns)
+    old.apply(replace=routes)
+    old.close()
+    fib = NetlinkFib(netns=netns, nexthop_objects=False, graceful_restart=True)
+    try:
+        assert fib.routes() == {r.prefix: r for r in routes}  # adopted from the nhid routes' nexthops
+        assert kernel_nexthops(netns)  # still used by the kept routes
+        fib.reconcile(routes)
+        kernel = kernel_routes(netns)
+        assert len(kernel) == 20 and not any("nhid" in r for r in kernel)
+        assert kernel_nexthops(netns) == []
+    finally:
+        fib.close(flush=True)
+    fresh = NetlinkFib(netns=netns)  # and a plain start after a multipath run leaves nothing behind
+    fresh.close()
+    assert kernel_routes(netns) == []

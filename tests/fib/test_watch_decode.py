@@ -9,7 +9,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybgp.fib.nlmsgs import (
+from pybgp.fib.netlink_msgs import (
     AF_INET,
     RTM_DELLINK,
     RTM_NEWADDR,
@@ -124,3 +124,12 @@ def test_decode_is_total_on_junk(data: bytes, msg_type: int) -> None:
     watcher._decode(msg_type, memoryview(data), 0.0, track=True)
     for kind, _f, _s, msg in iter_messages(data):
         watcher._decode(kind, msg, 0.0, track=True)
+
+
+async def test_close_ends_async_iteration_after_pending_events() -> None:
+    watcher = KernelWatcher()
+    stream = aiter(watcher)
+    watcher._emit(Overflow(at=1.0))
+    watcher.close()
+    assert [event async for event in stream] == [Overflow(at=1.0)]
+    assert [event async for event in watcher] == []

@@ -58,7 +58,7 @@ class Side:
                 if a.message is not None:
                     out.append(a.message)
                 else:
-                    out.append(decode_message(a.data, DEFAULT_CONTEXT))
+                    out.extend(decode_message(f, DEFAULT_CONTEXT) for f in MessageFramer().feed(a.data))
         return out
 
     def of(self, kind: type) -> list[Any]:
@@ -74,8 +74,22 @@ class Pair:
         self.b = Side("b", b, 2)
         self.queue: deque[tuple[Side, ev.Input]] = deque()
         self.next_conn = 1
-        self.cut = False  # when True, bytes in flight vanish (a silent link failure)
-        self.refuse = False  # when True, Connect attempts fail
+        self.cut = False  # silent link failure: new connects fail, bytes wait (TCP retransmits them)
+        self.refuse = False  # when True, Connect attempts fail (nobody listening)
+        self.in_flight: list[tuple[Side, int, bytes | None]] = []  # None: a FIN held by the cut
+
+    def heal(self) -> None:
+        """End a cut: TCP delivers what it kept retransmitting, on connections still open."""
+        self.cut = False
+        held, self.in_flight = self.in_flight, []
+        for target, conn, data in held:
+            if conn not in target.open_conns:
+                continue
+            if data is None:
+                target.open_conns.discard(conn)
+                self.feed(target, ev.TcpConnectionFails(conn=conn, reason="closed by peer"))
+            else:
+                self.feed(target, ev.DataReceived(conn=conn, data=data))
 
     def other(self, side: Side) -> Side:
         return self.b if side is self.a else self.a
@@ -98,7 +112,7 @@ class Pair:
     def _carry_out(self, side: Side, a: act.Action) -> None:
         peer = self.other(side)
         if isinstance(a, act.Connect):
-            if self.refuse:
+            if self.refuse or self.cut:
                 self.queue.append((side, ev.TcpConnectionFails(conn=None, reason="refused")))
                 return
             conn = self.next_conn
@@ -109,11 +123,18 @@ class Pair:
             self.queue.append((peer, ev.TcpConnectionConfirmed(conn=conn)))
             self.queue.append((side, ev.TcpCrAcked(conn=conn)))
         elif isinstance(a, act.Send):
-            if not self.cut and a.conn in peer.open_conns:
+            if self.cut:
+                self.in_flight.append((peer, a.conn, a.data))
+            elif a.conn in peer.open_conns:
                 self.queue.append((peer, ev.DataReceived(conn=a.conn, data=a.data)))
+            elif a.conn in side.open_conns:  # the other end is gone: its TCP answers with a RST
+                side.open_conns.discard(a.conn)
+                self.queue.append((side, ev.TcpConnectionFails(conn=a.conn, reason="reset by peer")))
         elif isinstance(a, act.Close):
             side.open_conns.discard(a.conn)
-            if a.conn in peer.open_conns:
+            if self.cut:
+                self.in_flight.append((peer, a.conn, None))
+            elif a.conn in peer.open_conns:
                 peer.open_conns.discard(a.conn)
                 self.queue.append((peer, ev.TcpConnectionFails(conn=a.conn, reason="closed by peer")))
 

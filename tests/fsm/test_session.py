@@ -466,3 +466,36 @@ def test_second_connection_in_opensent_loses_to_existing_one(make_settings: Make
     assert s.state is State.ESTABLISHED
     # Bytes from the dropped connection are ignored.
     assert s.handle(ev.DataReceived(conn=7, data=wire(Keepalive())), 2.0) == []
+
+
+def test_automatic_start_reconnects_at_once_when_bfd_comes_back(make_pair: MakePair) -> None:
+    p = established(make_pair, a_kw={"connect_retry_time": 120})
+    p.refuse = True  # the path is down: connects fail
+    p.feed(p.a, ev.AutomaticStop(subcode=CeaseSubcode.BFD_DOWN, retry_after=1.0))
+    p.advance(2.0)
+    assert p.a.state is State.ACTIVE  # tried once at +1 s, now waiting ~90-120 s for ConnectRetry
+    p.refuse = False
+    p.advance(1.0)
+    assert p.a.state is State.ACTIVE
+    p.feed(p.a, ev.AutomaticStart())  # BFD Up
+    assert p.a.state is State.ESTABLISHED and p.b.state is State.ESTABLISHED
+
+
+def test_automatic_start_cuts_idle_hold_short_but_not_after_manual_stop(make_settings: MakeSettings) -> None:
+    s, _ = to_opensent(make_settings)
+    s.handle(ev.DataReceived(conn=7, data=peer_open(my_as=1)), 1.0)  # error: idle hold 3 s
+    assert s.state is State.IDLE and s.next_deadline() == 4.0
+    out = s.handle(ev.AutomaticStart(), 1.5)
+    assert s.state is State.CONNECT and any(isinstance(a, act.Connect) for a in out)
+    s.handle(ev.ManualStop(), 2.0)
+    assert s.handle(ev.AutomaticStart(), 2.5) == [] and s.state is State.IDLE
+
+
+def test_collision_connection_carries_on_when_the_first_one_fails(make_settings: MakeSettings) -> None:
+    s, _ = to_opensent(make_settings)  # conn 7 ours
+    s.handle(ev.TcpConnectionConfirmed(conn=8), 10.0)  # the peer's, waiting for its OPEN
+    s.handle(ev.TcpConnectionFails(conn=7, reason="reset"), 11.0)
+    assert s.state is State.OPENSENT and s.connection == 8
+    assert s.next_deadline() == 11.0 + 240  # still guarded by the OpenSent hold timer
+    s.handle(ev.DataReceived(conn=8, data=peer_open() + wire(Keepalive())), 12.0)
+    assert s.state is State.ESTABLISHED

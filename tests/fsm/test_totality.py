@@ -15,8 +15,9 @@ from pybgp.fsm import actions as act
 from pybgp.fsm import events as ev
 from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.events import EventType
-from pybgp.fsm.session import TRANSITIONS, BgpSession, _Conn, _Fired
+from pybgp.fsm.session import BgpSession
 from pybgp.fsm.states import State
+from pybgp.fsm.transitions import TRANSITIONS, Conn, Fired
 from pybgp.wire.constants import NotificationCode
 from pybgp.wire.context import DEFAULT_CONTEXT
 from pybgp.wire.errors import NotificationError
@@ -49,12 +50,12 @@ def session_in(state: State, s: PeerSettings) -> BgpSession:
     return sess
 
 
-def payload(kind: EventType, sess: BgpSession, new_conn: bool) -> _Fired:
+def payload(kind: EventType, sess: BgpSession, new_conn: bool) -> Fired:
     primary = sess._conn
     conn = primary
     if kind in (EventType.TCP_CR_ACKED, EventType.TCP_CONNECTION_CONFIRMED) or (new_conn and primary is None):
-        conn = _Conn(id=50, outgoing=kind is EventType.TCP_CR_ACKED, framer=MessageFramer())
-    fired = _Fired(type=kind, conn=conn, reason="test")
+        conn = Conn(id=50, outgoing=kind is EventType.TCP_CR_ACKED, framer=MessageFramer())
+    fired = Fired(type=kind, conn=conn, reason="test")
     if kind is EventType.BGP_OPEN:
         fired.message = PEER_OPEN
     elif kind is EventType.UPDATE_MSG:
@@ -84,7 +85,7 @@ def check_consistent(sess: BgpSession) -> None:
         assert sess.negotiated is None
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(list(State)), st.sampled_from(list(EventType)), st.booleans(), st.floats(0, 1e5))
 def test_every_state_event_pair_is_handled(
     make_settings: MakeSettings, state: State, kind: EventType, new_conn: bool, now: float
@@ -116,6 +117,7 @@ MESSAGES = [
 
 inputs = st.one_of(
     st.builds(ev.ManualStart, passive=st.none() | st.booleans()),
+    st.builds(ev.AutomaticStart),
     st.builds(ev.ManualStop),
     st.builds(ev.AutomaticStop, retry_after=st.none() | st.floats(0, 10)),
     st.builds(ev.TcpCrAcked, conn=st.integers(1, 4)),

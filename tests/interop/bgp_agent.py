@@ -106,7 +106,7 @@ class Agent:
         emit(ev="down", peer=peer.name, reason=reason, note=note(notification))
 
     def on_route_refresh(self, peer: Peer, msg: RouteRefresh) -> None:
-        emit(ev="refresh", peer=peer.name, afi=msg.afi, safi=msg.safi)
+        emit(ev="refresh", peer=peer.name, afi=msg.afi, safi=msg.safi, subtype=msg.subtype)
 
 
 def observe(peer: Peer, action: act.Action) -> None:
@@ -148,7 +148,25 @@ async def main(path: str) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    by_name = {peer.name: peer for peer in peers}
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def commands() -> None:
+        """One JSON command per stdin line: {"cmd": "refresh", "peer": name, "afi": 1, "safi": 1}."""
+        while line := await reader.readline():
+            try:
+                cmd = json.loads(line)
+                peer = by_name[cmd["peer"]]
+            except (ValueError, KeyError):
+                continue
+            if cmd.get("cmd") == "refresh":
+                peer.send_route_refresh(cmd["afi"], cmd["safi"])
+                emit(ev="sent_refresh", peer=peer.name)
+
+    reading = asyncio.ensure_future(commands())
     await stop.wait()
+    reading.cancel()
     for peer in peers:
         await peer.stop(message="agent exiting")
     await listener.close()
@@ -194,6 +212,12 @@ class AgentProc:
             time.sleep(0.05)
         raise AssertionError(f"timed out waiting for {what}; events: {self.snapshot()[-15:]}")
 
+    def command(self, **cmd: Any) -> None:
+        """Send one JSON command line to the agent's stdin."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
     def stop(self) -> None:
         """SIGTERM (the agent sends Cease to its peers), then kill if it hangs; always reaped."""
         if self.proc.poll() is None:
@@ -220,6 +244,7 @@ def start_agent(node: Any, config: dict[str, Any]) -> AgentProc:
     conf.write_text(json.dumps(config))
     proc = node.popen(
         [sys.executable, str(Path(__file__).resolve()), str(conf)],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=(node.run_dir / "agent.stderr").open("w"),
         text=True,
@@ -234,4 +259,7 @@ def start_agent(node: Any, config: dict[str, Any]) -> AgentProc:
 
 
 if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     asyncio.run(main(sys.argv[1]))

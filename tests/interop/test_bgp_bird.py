@@ -48,6 +48,10 @@ protocol bgp main6 from common {
   local fd00::2; neighbor fd00::1 as 65001;
   ipv6 { import all; export filter out_attrs; };
 }
+protocol bgp ll6 from common {
+  local fe80::2 as 65002; neighbor fe80::1 as 65001; interface "eth2";
+  ipv6 { import all; export filter out_attrs; };
+}
 protocol bgp md5ok from common {
   local 10.0.0.12; neighbor 10.0.0.11 as 65001; password "s3cret";
   ipv4 { import none; export none; };
@@ -95,6 +99,8 @@ AGENT_CONF = {
             "main4",
             "10.0.0.1",
             "10.0.0.2",
+            interface="eth0",  # SO_BINDTODEVICE on the connecting socket
+            enhanced_route_refresh=True,
             announce=[
                 {"prefix": "10.30.0.0/16", "next_hop": "10.0.0.1", "med": 77, "communities": [[65001, 5]]}
             ],
@@ -106,6 +112,7 @@ AGENT_CONF = {
             families=[[2, 1]],
             announce=[{"prefix": "2001:db8:30::/48", "next_hop": "fd00::1", "communities": [[65001, 6]]}],
         ),
+        peer("ll6", "fe80::1", "fe80::2", families=[[2, 1]], interface="eth2"),
         peer("md5ok", "10.0.0.11", "10.0.0.12", md5_password="s3cret"),
         peer("md5bad", "10.0.0.21", "10.0.0.22", md5_password="wrong"),
         peer("badas", "10.0.0.31", "10.0.0.32", remote_as=65099),
@@ -164,6 +171,7 @@ def fabric() -> Iterator[tuple[Any, Any, AgentProc, Any]]:
         )
         lab.link(a, "eth1", r, "eth0", a_addrs=["10.9.0.1/24", "10.9.0.5/24"], b_addrs=["10.9.0.254/24"])
         lab.link(b, "eth1", r, "eth1", a_addrs=["10.9.1.2/24", "10.9.1.6/24"], b_addrs=["10.9.1.254/24"])
+        lab.link(a, "eth2", b, "eth2", a_addrs=["fe80::1/64"], b_addrs=["fe80::2/64"])
         a.ip("route", "add", "10.9.1.0/24", "via", "10.9.0.254")
         b.ip("route", "add", "10.9.0.0/24", "via", "10.9.1.254")
         bird = BirdDriver(b, BIRD_CONF)
@@ -210,6 +218,46 @@ def test_ipv4_and_ipv6_sessions_exchange_routes_with_attributes(fabric: Any) -> 
     wait_until(lambda: "main6" in bird_route("master6", "2001:db8:30::/48"), 10, "v6 route in BIRD")
     text6 = bird_route("master6", "2001:db8:30::/48")
     assert "BGP.as_path: 65001" in text6 and "(65001,6)" in text6 and "fd00::1" in text6
+
+
+def test_ipv6_link_local_session_on_an_interface(fabric: Any) -> None:
+    _, bird, agent, _ = fabric
+    up = established(agent, "ll6")
+    assert up["families"] == [[2, 1]]
+    wait_until(lambda: bird.established("ll6"), 10, "BIRD ll6 Established")
+    got = agent.wait(
+        lambda e: e["ev"] == "update" and e.get("peer") == "ll6" and "2001:db8:20::/48" in e["nlri"],
+        10,
+        "v6 route",
+    )
+    assert got["attrs"]["as_path"] == [[B_AS]] and got["next_hops"]
+
+
+def test_route_refresh_both_ways(fabric: Any) -> None:
+    _, bird, agent, _ = fabric
+    established(agent, "main4")
+
+    def n_routes() -> int:
+        return len(
+            agent.find(
+                lambda e: e["ev"] == "update" and e.get("peer") == "main4" and "10.20.0.0/16" in e["nlri"]
+            )
+        )
+
+    def refreshes(subtype: int) -> list[dict[str, Any]]:
+        return agent.find(
+            lambda e: e["ev"] == "refresh" and e.get("peer") == "main4" and e["subtype"] == subtype
+        )
+
+    before = n_routes()
+    agent.command(cmd="refresh", peer="main4", afi=1, safi=1)  # we ask BIRD (RFC 2918)
+    wait_until(lambda: n_routes() > before, 10, "BIRD re-sent its routes after our ROUTE-REFRESH")
+    # Enhanced route refresh negotiated (RFC 7313): BIRD brackets the re-sent routes with BoRR / EoRR.
+    wait_until(lambda: bool(refreshes(1) and refreshes(2)), 10, "BoRR and EoRR from BIRD")
+    bird.birdc("reload in main4")  # BIRD asks us
+    wait_until(lambda: bool(refreshes(0)), 10, "ROUTE-REFRESH from BIRD")
+    assert (refreshes(0)[0]["afi"], refreshes(0)[0]["safi"]) == (1, 1)
+    assert bird.established("main4")
 
 
 def test_md5_right_key_establishes_wrong_key_never(fabric: Any) -> None:

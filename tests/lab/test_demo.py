@@ -25,3 +25,13 @@ def test_demo_runs_and_cleans_up() -> None:
     assert gone is not None and 150 <= int(gone.group(1)) <= 1500, out
     assert "ECMP back" in out and "no demo namespaces left" in out
     assert not [ns for ns in netns_list() if ns.startswith("labdemo-")]
+
+
+def test_seed_command_holds_then_tears_down() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pybgp.testing", "seed", "--prefix", "labseed", "--hold", "0"],
+        capture_output=True, text=True, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ip netns exec labseed-r0srv1" in proc.stdout and "torn down." in proc.stdout
+    assert not [ns for ns in netns_list() if ns.startswith("labseed-")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 
 from pybgp.testing.drivers.bird import BirdDriver
 from pybgp.testing.fabric import build_topology
-from pybgp.testing.lab import Lab, LabError, netns_list, process_alive
+from pybgp.testing.lab import Lab, LabError, cleanup_prefix, netns_list, process_alive
 from pybgp.testing.topology import Topology
 
 pytestmark = pytest.mark.lab
@@ -50,6 +51,8 @@ def test_link_cut_down_and_teardown(make_lab: Callable[[str], Lab]) -> None:
     assert "state UP" in b.ip("link", "show", "dev", "node0").stdout
     assert a.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "1"
     assert probe(a, "10.0.0.2") == "reachable"
+    assert link.pin_neighbors() == 2  # 10.0.0.1 <-> 10.0.0.2, one entry each way (b has no IPv6)
+    assert "PERMANENT" in a.ip("neigh", "show", "10.0.0.2", "dev", "eth0").stdout
 
     link.cut()
     assert "pybgplab_cut_eth0" in a.run(["nft", "list", "tables"]).stdout
@@ -74,9 +77,10 @@ def test_description_bring_up_is_idempotent(make_lab: Callable[[str], Lab]) -> N
             "nodes": {"r": {"router": True}, "h1": {}, "h2": {}},
             "bridges": [{"node": "r", "name": "br0", "addrs": ["10.1.0.1/24", "fd01::1/64"]}],
             "links": [
-                {"a": "h1", "a_if": "eth0", "a_addrs": ["10.1.0.11/24"], "b": "r", "b_if": "p1", "b_bridge": "br0"},
-                {"a": "h2", "a_if": "eth0", "a_addrs": ["10.1.0.12/24", "fd01::12/64"], "b": "r", "b_if": "p2",
-                 "b_bridge": "br0"},
+                {"a": "h1", "a_if": "eth0", "a_addrs": ["10.1.0.11/24"],
+                 "b": "r", "b_if": "p1", "b_bridge": "br0"},
+                {"a": "h2", "a_if": "eth0", "a_addrs": ["10.1.0.12/24", "fd01::12/64"],
+                 "b": "r", "b_if": "p2", "b_bridge": "br0"},
             ],
             "address_devices": [{"node": "h1", "name": "node0", "addrs": ["10.9.0.1/32"]}],
         }
@@ -154,3 +158,33 @@ def test_cleanup_command_after_a_killed_run(lab_required: None) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 1 and "not touching" in refused.stdout
+    assert cleanup_prefix("labk") == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_lab_is_torn_down_on_ctrl_c_and_sigterm(lab_required: None, signum: int) -> None:
+    """A process holding a lab (not even in a `with` block) removes it when interrupted or terminated."""
+    script = textwrap.dedent(
+        """
+        import time
+        from pybgp.testing.lab import Lab
+        lab = Lab("labsig")
+        daemon = lab.node("x").popen(["sleep", "60"])
+        print(daemon.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        daemon_pid = int(child.stdout.readline())
+        assert "labsig-x" in netns_list() and process_alive(daemon_pid)
+        child.send_signal(signum)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        leftovers = cleanup_prefix("labsig")  # never leak, even when the assertions below fail
+    assert leftovers == []
+    assert not process_alive(daemon_pid)

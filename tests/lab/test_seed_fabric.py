@@ -29,6 +29,11 @@ def lab_prefix() -> str:
     return "lab"
 
 
+@pytest.fixture(scope="module")
+def seed_options() -> dict[str, object]:
+    return {"default_route": True, "server_daemon": "bird"}
+
+
 def _our_processes(run_dir: Path) -> list[int]:
     """Live (non-zombie) processes whose command line mentions this lab's run directory."""
     pids = []
@@ -39,7 +44,7 @@ def _our_processes(run_dir: Path) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if str(run_dir).encode() in cmdline and process_alive(int(proc.name)):
+        if f"{run_dir}/".encode() in cmdline and process_alive(int(proc.name)):
             pids.append(int(proc.name))
     return pids
 
@@ -68,6 +73,12 @@ def test_every_server_has_ecmp_to_every_other_server(seed_fabric: Fabric) -> Non
         ("10.69.0.67", "eth0"),
         ("10.69.0.131", "eth1"),
     }
+
+
+def test_default_route_arrives_as_ecmp_via_both_tors(seed_fabric: Fabric) -> None:
+    for server in seed_fabric.topology.servers:
+        hops = seed_fabric.nodes[server.name].route_nexthops("0.0.0.0/0")
+        assert hops == {(up.tor_address, up.ifname) for up in server.uplinks}, server.name
 
 
 def test_pod_routes_propagate_but_are_not_reinstalled_locally(seed_fabric: Fabric) -> None:

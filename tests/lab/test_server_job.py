@@ -48,7 +48,9 @@ def pods_of(fab: Fabric) -> dict[str, str]:
 
 def history(mon: RouteMonitor, dst: str, fab: Fabric) -> str:
     """Route events of `dst` and the server daemon's log tail, for a failure message."""
-    events = "\n".join(f"{e.at:.3f} {e.kind} {sorted(e.nexthops)}" for e in mon.events if e.dst.startswith(dst))
+    events = "\n".join(
+        f"{e.at:.3f} {e.kind} {sorted(e.nexthops)}" for e in mon.events if e.dst.startswith(dst)
+    )
     driver = fab.drivers["r0srv1"]
     tail = driver.log_tail(40) if hasattr(driver, "log_tail") else ""
     return f"events of {dst}:\n{events}\nr0srv1 log:\n{tail}"
@@ -71,7 +73,11 @@ def test_ecmp_to_every_server_and_pod(fabric: Fabric) -> None:
     # Rule 6: a server never installs its own /32 or its own pod routes from BGP.
     for spec in fabric.topology.servers:
         routes = fabric.nodes[spec.name].routes()
-        own = [r for r in routes if r.get("dst") in (spec.node_ip, spec.pod_routes[0]) and r.get("protocol") != "kernel"]
+        own = [
+            r
+            for r in routes
+            if r.get("dst") in (spec.node_ip, spec.pod_routes[0]) and r.get("protocol") != "kernel"
+        ]
         assert not own, own
 
 
@@ -94,7 +100,9 @@ def test_pod_route_reaches_other_rack_within_1s(fabric: Fabric) -> None:
         src.ip("route", "del", pod, "dev", "lo", "proto", "30", "table", "119")
         removed = mon.wait_for(pod, lambda hops: not hops, timeout=5)
     add_s, del_s = added.at - t0, removed.at - t1
-    print(f"\npod route table 119 -> other rack ECMP: add {add_s * 1000:.0f} ms, delete {del_s * 1000:.0f} ms")
+    print(
+        f"\npod route table 119 -> other rack ECMP: add {add_s * 1000:.0f} ms, delete {del_s * 1000:.0f} ms"
+    )
     assert add_s < 1.0
     assert del_s < 1.0
 
@@ -118,8 +126,10 @@ def test_silent_cut_removes_exactly_that_nexthop(fabric: Fabric) -> None:
             link.restore()
         back = mon.wait_nexthop_count(far, 2, timeout=30)
     restore_s = back.at - t_restore
-    print(f"\nsilent cut -> nexthop gone {cut_s * 1000:.0f} ms (budget {CUT_BUDGET_S * 1000:.0f}); "
-          f"restore -> ECMP back {restore_s:.2f} s")
+    print(
+        f"\nsilent cut -> nexthop gone {cut_s * 1000:.0f} ms (budget {CUT_BUDGET_S * 1000:.0f}); "
+        f"restore -> ECMP back {restore_s:.2f} s"
+    )
     assert cut_s <= CUT_BUDGET_S
     fabric.wait_ecmp(timeout=30)
 
@@ -140,6 +150,8 @@ def test_carrier_loss_removes_nexthop_fast(fabric: Fabric) -> None:
             t_up = time.monotonic()
             tor_port.up()
         back = mon.wait_nexthop_count(far, 2, timeout=30)
-    print(f"\ncarrier loss -> nexthop gone {down_s * 1000:.1f} ms; link up -> ECMP back {back.at - t_up:.2f} s")
+    print(
+        f"\ncarrier loss -> nexthop gone {down_s * 1000:.1f} ms; link up -> ECMP back {back.at - t_up:.2f} s"
+    )
     assert down_s <= CARRIER_BUDGET_S
     fabric.wait_ecmp(timeout=30)

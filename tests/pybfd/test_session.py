@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
 import pytest
@@ -51,7 +52,7 @@ def test_slow_rate_while_not_up() -> None:
                 assert packet.desired_min_tx_interval == 1_000_000
                 assert packet.required_min_rx_interval == 50_000
                 assert packet.your_discr == 0 and packet.state is State.DOWN
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) >= 15
     assert all(0.75 - 1e-9 <= g <= 1.0 + 1e-9 for g in gaps)
 
@@ -92,7 +93,7 @@ def test_jitter(mult: int, low: float, high: float) -> None:
         if len(pair.sent["a"]) > before:
             times.append(pair.now)
     assert len(pair.sent["a"]) > mark
-    gaps = [(b - a) / 0.05 for a, b in zip(times, times[1:], strict=False)]
+    gaps = [(b - a) / 0.05 for a, b in itertools.pairwise(times)]
     assert len(gaps) > 50
     assert min(gaps) >= low - 1e-6 and max(gaps) <= high + 1e-6
     assert max(gaps) - min(gaps) > (high - low) / 2, "jitter is actually random"

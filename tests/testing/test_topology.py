@@ -100,12 +100,14 @@ def test_tor_and_spine_configs() -> None:
     assert "neighbor 10.68.1.0 as 64599" in tor and "merge paths on" in tor
     spine = spine_config(topo.spines[0])
     assert spine.count("next hop self") == 4 and "neighbor 10.68.1.7 as 64601" in spine
+    assert "0.0.0.0/0" not in spine
+    assert "route 0.0.0.0/0 unreachable" in spine_config(seed_topology(default_route=True).spines[0])
 
 
 @pytest.mark.skipif(shutil.which("bird") is None, reason="bird not installed (Debian package bird2)")
 def test_generated_configs_parse_with_bird(tmp_path: Path) -> None:
     """`bird -p` (parse only, no sockets, no root) accepts every generated config."""
-    topo = seed_topology(spines=2)
+    topo = seed_topology(spines=2, default_route=True)
     texts = [server_config(s) for s in topo.servers]
     texts += [tor_config(t) for t in topo.tors] + [spine_config(s) for s in topo.spines]
     for i, text in enumerate(texts):

@@ -152,3 +152,36 @@ def test_community_names_and_display() -> None:
     assert format_extended_community(0x0102_C000_0201_0064) == "target:192.0.2.1:100"
     assert format_extended_community(0x0203_0001_0000_0005) == "origin:65536:5"
     assert format_extended_community(0x4004_0000_0000_0000).startswith("0x40:0x04:")
+
+
+def _mp_reach_v6(prefix_byte: int) -> bytes:
+    nh = bytes(15) + b"\x01"
+    return attr(
+        14,
+        b"\x00\x02\x01\x10"
+        + nh
+        + b"\x00"
+        + bytes((0x40, 0x20, 0x01, 0x0D, 0xB8, 0x00, 0x00, 0x00, prefix_byte)),
+        0x90,
+    )
+
+
+def test_sets_differing_only_in_mp_nlri_share_one_object() -> None:
+    # The MP_REACH bytes carry prefixes; the set is interned on the other attributes' bytes.
+    first = decode_path_attributes(ORIGIN_IGP + _mp_reach_v6(1) + attr(2, _as4(65001)), NEW)
+    second = decode_path_attributes(ORIGIN_IGP + _mp_reach_v6(2) + attr(2, _as4(65001)), NEW)
+    assert first[0] is second[0] and first[1] != second[1]
+    assert first[1] is not None and str(first[1].nlri[0]) == "2001:db8:0:1::/64"
+    # ...and the MP attribute goes back where it was received (before AS_PATH here).
+    wire = encode_path_attributes(first[0], NEW, first[1])
+    assert wire == ORIGIN_IGP + _mp_reach_v6(1) + attr(2, _as4(65001))
+
+
+def test_received_bytes_not_reused_in_another_context() -> None:
+    # Decoded from an eBGP peer (LOCAL_PREF discarded): sending it to an iBGP peer must not resurrect it.
+    data = BASE + attr(5, struct.pack("!I", 300))
+    attrs, *_ = decode_path_attributes(data, NEW)
+    assert attrs.local_pref is None
+    assert encode_path_attributes(attrs, NEW) == data
+    ibgp = WireContext(ibgp=True)
+    assert encode_path_attributes(attrs, ibgp) == BASE

@@ -158,10 +158,21 @@ def test_keepalive_and_route_refresh() -> None:
 
 
 def test_route_refresh_bad_length_rfc7313() -> None:
-    raw = b"\xff" * 16 + b"\x00\x18\x05" + b"\x00\x01\x00\x01\x00"
-    with pytest.raises(NotificationError) as info:
-        decode_message(raw, CTX)
-    assert (info.value.code, info.value.subcode, info.value.data) == (7, 1, raw)
+    for raw in (
+        b"\xff" * 16 + b"\x00\x18\x05" + b"\x00\x01\x01\x01\x00",
+        b"\xff" * 16 + b"\x00\x16\x05\x00\x01\x00",
+    ):
+        with pytest.raises(NotificationError) as info:
+            decode_message(raw, CTX)
+        assert (info.value.code, info.value.subcode, info.value.data) == (7, 1, raw)
+
+
+def test_route_refresh_with_orf_entries_rfc5291() -> None:
+    # From Wireshark's bgp-orf sample: a normal request followed by an address-prefix ORF.
+    raw = bytes.fromhex("ffffffffffffffffffffffffffffffff001c050001000102400001c0")
+    msg = decode_message(raw, CTX)
+    assert msg == RouteRefresh(afi=1, safi=1, subtype=0, orf=bytes.fromhex("02400001c0"))
+    assert encode_message(msg, CTX) == raw
 
 
 @pytest.mark.parametrize(

@@ -130,3 +130,14 @@ def test_framer_errors_are_sticky_and_keep_earlier_messages() -> None:
     framer = MessageFramer()
     framer.max_len = 65535  # after RFC 8654 negotiation
     assert framer.feed(big) == [] and framer.buffered == 19
+
+
+def test_host_bits_are_masked_but_received_bytes_kept() -> None:
+    # RFC 4271 section 4.3: trailing bits are irrelevant. Prefix keys are canonical; the message is not.
+    ctx = WireContext()
+    raw = b"\xff" * 16 + b"\x00\x1a\x02" + b"\x00\x03" + b"\x0c\x0a\x11" + b"\x00\x00"
+    msg = decode_message(raw, ctx)
+    assert isinstance(msg, Update) and msg.withdrawn == (Prefix.parse("10.16.0.0/12"),)
+    assert encode_message(msg, ctx) == raw
+    changed = Update(withdrawn=msg.withdrawn)  # rebuilt: canonical bytes
+    assert encode_message(changed, ctx) == raw[:21] + b"\x0c\x0a\x10" + b"\x00\x00"

@@ -211,3 +211,10 @@ def test_invalid_nlri_resets(nlri: bytes) -> None:
     with pytest.raises(NotificationError) as info:
         decode_message(update(BASE, nlri=nlri), EBGP)
     assert info.value.subcode == UpdateSubcode.INVALID_NETWORK_FIELD
+
+
+def test_bgpsec_path_stands_in_for_as_path() -> None:
+    # RFC 8205 section 3: BGPsec_PATH (33) replaces AS_PATH; it is carried opaque.
+    bgpsec = attr(33, b"\x00\x08\x00\x00\xfd\xe9\x01\x00", flags=0x90)
+    msg = _decode(update(ORIGIN_IGP + NEXT_HOP + bgpsec))
+    assert msg.fault is None and msg.attributes is not None and msg.attributes.unknown[0].code == 33

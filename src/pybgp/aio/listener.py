@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Sequence
 
 from pybgp.aio import sockopts
-from pybgp.aio.peer import Peer, _Connection
+from pybgp.aio.peer import Peer, _Connection, new_connection_id
 from pybgp.wire.constants import BGP_PORT
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,13 @@ class Listener:
     async def start(self) -> None:
         port = self.requested_port
         for host in self.addresses:
-            sock = self._listen_socket(host, port, None)
+            try:
+                sock = self._listen_socket(host, port, None)
+            except OSError as exc:
+                if host != "::" or exc.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                    raise
+                log.warning("no IPv6 here (%s): listening on 0.0.0.0 only", exc)
+                sock = self._listen_socket("0.0.0.0", port, None)
             if port == 0:
                 port = int(sock.getsockname()[1])  # the other families share the chosen port
             await self._serve(sock)
@@ -115,6 +122,8 @@ class Listener:
     def _listen_socket(self, host: str, port: int, min_ttl: int | None) -> socket.socket:
         address = ipaddress.ip_address(host)
         family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        if min_ttl is None and port != 0:
+            self._probe(family, host, port, address.is_unspecified)
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -137,6 +146,19 @@ class Listener:
             if peer.settings.md5_password:
                 self._set_md5(sock, peer.settings.remote_address, peer.settings.md5_password)
         return sock
+
+    @staticmethod
+    def _probe(family: int, host: str, port: int, dual_stack: bool) -> None:
+        """Fail loudly (EADDRINUSE) when another process already listens on the port. Our sockets use
+        SO_REUSEPORT, which would otherwise let a second daemon silently share incoming connections."""
+        probe = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dual_stack else 1)
+            probe.bind((host, port))
+        finally:
+            probe.close()
 
     async def _serve(self, sock: socket.socket) -> None:
         server = await asyncio.get_running_loop().create_server(lambda: _Accepting(self), sock=sock)
@@ -226,7 +248,7 @@ class Listener:
             log.info("refusing connection from unknown %s", address)
             transport.close()
             return
-        conn.id = peer.connection_factory().id
+        conn.id = new_connection_id()
         try:
             peer.incoming(conn, sock)
         except Exception:

@@ -40,9 +40,16 @@ log = logging.getLogger(__name__)
 _conn_ids = itertools.count(1)
 """Connection ids are unique per process, so a stale id can never be mistaken for a new one."""
 
+
+def new_connection_id() -> int:
+    return next(_conn_ids)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_HIGH_WATER = 1 << 20
 DEFAULT_LOW_WATER = 256 << 10
 CONNECT_TIMEOUT = 30.0
+CLOSE_LINGER = 5.0
+"""Seconds a closing connection may spend flushing (a NOTIFICATION) before it is aborted."""
 
 
 class PeerHandler(Protocol):
@@ -111,8 +118,14 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
-        if self.transport is not None:
-            self.transport.close()  # flushes what is queued (a NOTIFICATION) first
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()  # flushes what is queued (a NOTIFICATION) first
+        if transport.get_write_buffer_size() > 0:
+            # A dead or stalled peer never drains the buffer: do not let the socket linger for the
+            # kernel's retransmission timeout.
+            asyncio.get_running_loop().call_later(CLOSE_LINGER, transport.abort)
 
 
 class Peer:
@@ -149,6 +162,7 @@ class Peer:
         self._writable.set()
         self._started = False
         self._resetting = False
+        self._epoch = 0
 
     # ---- public API --------------------------------------------------------------------------
 
@@ -184,6 +198,28 @@ class Peer:
             return 0
         return conn.transport.get_write_buffer_size()
 
+    @property
+    def local_endpoint(self) -> tuple[IPAddress, int] | None:
+        """Our (address, port) on the current connection: the next hop for next-hop-self when no
+        `local_address` is configured. None without a connection."""
+        return self._endpoint("sockname")
+
+    @property
+    def remote_endpoint(self) -> tuple[IPAddress, int] | None:
+        """The peer's (address, port) on the current connection (IPv4-mapped addresses unmapped)."""
+        return self._endpoint("peername")
+
+    def _endpoint(self, which: str) -> tuple[IPAddress, int] | None:
+        conn = self._primary()
+        if conn is None or conn.transport is None:
+            return None
+        name = conn.transport.get_extra_info(which)
+        try:
+            address = sockopts.unmap(ipaddress.ip_address(str(name[0]).partition("%")[0]))
+            return address, int(name[1])
+        except (TypeError, ValueError, IndexError):
+            return None
+
     def start(self, passive: bool | None = None) -> None:
         """ManualStart (RFC 4271 event 1, or 4 when passive). Needs a running loop."""
         self._started = True
@@ -205,6 +241,11 @@ class Peer:
         """AutomaticStop: tear the session down with Cease `subcode` and restart it after `retry_after`
         (or the error backoff). BFD Down: `reset(CeaseSubcode.BFD_DOWN, retry_after=1.0)` (RFC 9384)."""
         self._input(ev.AutomaticStop(subcode=subcode, message=message, retry_after=retry_after))
+
+    def retry_now(self) -> None:
+        """AutomaticStart: the path is good again (BFD Up, carrier back), so reconnect at once instead of
+        waiting out the idle hold or the ConnectRetryTimer. No effect after `stop()` or when up."""
+        self._input(ev.AutomaticStart())
 
     def send_messages(self, messages: Sequence[bytes]) -> None:
         """Queue whole pre-encoded UPDATE messages (dropped unless Established). Check `writable` /
@@ -233,10 +274,6 @@ class Peer:
 
     # ---- incoming connections (from the Listener) ------------------------------------------------
 
-    def connection_factory(self) -> _Connection:
-        """A protocol object for an accepted connection; `incoming()` hands it to the FSM."""
-        return _Connection(self, next(_conn_ids))
-
     def incoming(self, conn: _Connection, sock: sockopts.SocketLike | None) -> None:
         """An accepted connection from this peer's address (event 17)."""
         conn.peer = self
@@ -262,8 +299,15 @@ class Peer:
         self._rearm()
 
     def _perform(self, actions: list[act.Action]) -> None:
+        # A handler may reset or stop this peer from inside a callback (a nested `_input`). Routes
+        # decoded before that must not reach the handler after its on_down: `_epoch` counts the
+        # sessions ended, and deliveries from an ended session are dropped.
+        epoch = self._epoch
         for action in actions:
-            if isinstance(action, act.Send):
+            if isinstance(action, act.DeliverUpdate):
+                if epoch == self._epoch:
+                    self._call_handler("on_update", self, action.update)
+            elif isinstance(action, act.Send):
                 conn = self._conns.get(action.conn)
                 if conn is not None and conn.transport is not None and not conn.closed:
                     conn.transport.write(action.data)
@@ -280,6 +324,8 @@ class Peer:
                     self._connect_task = None
             elif isinstance(action, act.StateChanged):
                 log.info("%s: %s -> %s", self.name, action.old, action.new)
+                if action.old is State.ESTABLISHED:
+                    self._epoch += 1
                 self._wake(action.new)
             elif isinstance(action, act.SessionEstablished):
                 self._call_handler("on_established", self)
@@ -288,9 +334,7 @@ class Peer:
                 self._call_handler("on_down", self, action.reason, action.notification)
             elif isinstance(action, act.SessionFailed):
                 log.info("%s: session attempt failed: %s", self.name, action.reason)
-            elif isinstance(action, act.DeliverUpdate):
-                self._call_handler("on_update", self, action.update)
-            elif isinstance(action, act.DeliverRouteRefresh):
+            elif isinstance(action, act.DeliverRouteRefresh) and epoch == self._epoch:
                 self._call_handler("on_route_refresh", self, action.message)
             if self.observer is not None:
                 try:
@@ -312,15 +356,23 @@ class Peer:
         self.reset(CeaseSubcode.OUT_OF_RESOURCES, "internal error")
 
     def _rearm(self) -> None:
+        """Keep one `call_at` armed for the session's deadline (STYLE rule 2).
+
+        The hold timer moves forward on every UPDATE; re-creating the loop timer each time would cost
+        more than decoding the UPDATE. So a timer armed for an earlier instant than needed is kept:
+        it fires early, the session finds nothing expired, and the timer is re-armed then."""
         deadline = self.session.next_deadline()
-        if deadline == self._timer_at and (deadline is None or self._timer is not None):
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+                self._timer_at = None
+            return
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = deadline
-        if deadline is None:
-            return
         loop = asyncio.get_running_loop()
         delay = max(0.0, deadline - self._clock.now())
         self._timer = loop.call_at(loop.time() + delay, self._on_timer)
@@ -387,6 +439,15 @@ class Peer:
         scope_id = socket.if_nametoindex(scope) if scope and addr.is_link_local else 0
         return socket.AF_INET6, (host, self.settings.port, 0, scope_id)
 
+    def _local_sockaddr(self, address: IPAddress) -> tuple[object, ...]:
+        """Where to bind before connecting; an IPv6 link-local address needs its interface's scope."""
+        if isinstance(address, ipaddress.IPv4Address):
+            return (str(address), 0)
+        host, _, scope = str(address).partition("%")
+        scope = scope or (self.settings.interface or "")
+        scope_id = socket.if_nametoindex(scope) if scope and address.is_link_local else 0
+        return (host, 0, 0, scope_id)
+
     def _apply_session_sockopts(self, sock: sockopts.SocketLike, *, listening: bool) -> None:
         """TTL/GTSM and TCP_NODELAY for a session socket (MD5 is set before connect/listen)."""
         sockopts.set_nodelay(sock)
@@ -415,10 +476,10 @@ class Peer:
                 sockopts.set_md5(sock, s.remote_address, s.md5_password)
             self._apply_session_sockopts(sock, listening=False)
             if s.local_address is not None:
-                sock.bind((str(s.local_address), 0))
+                sock.bind(self._local_sockaddr(s.local_address))
             timeout = min(CONNECT_TIMEOUT, max(1.0, s.connect_retry_time))
             await asyncio.wait_for(loop.sock_connect(sock, sockaddr), timeout)
-            conn = _Connection(self, next(_conn_ids))
+            conn = _Connection(self, new_connection_id())
             await loop.create_connection(lambda: conn, sock=sock)
         except asyncio.CancelledError:
             sock.close()

@@ -536,12 +536,26 @@ class Speaker:
             nb.negotiated = None
             nb.established_since = None
             self._deliver(self.rib.neighbor_down(name, now, graceful_restart_time=gr_time))
-        elif (
-            kind == "refresh"
-            and isinstance(payload, RouteRefresh)
-            and payload.subtype == RouteRefreshSubtype.NORMAL
-        ):
-            nb.peer.send_messages(self.rib.route_refresh(name, payload.afi, payload.safi))
+        elif kind == "refresh" and isinstance(payload, RouteRefresh):
+            self._route_refresh(nb, payload, now)
+
+    def _route_refresh(self, nb: _Neighbor, msg: RouteRefresh, now: float) -> None:
+        """RFC 2918 / RFC 7313: answer a request with the Adj-RIB-Out (between BoRR and EoRR when
+        enhanced route refresh was negotiated); BoRR/EoRR from the peer bracket its re-advertisement,
+        after which what it did not resend is withdrawn."""
+        family = (msg.afi, msg.safi)
+        if msg.subtype == RouteRefreshSubtype.NORMAL:
+            msgs = self.rib.route_refresh(nb.name, msg.afi, msg.safi)
+            enhanced = nb.negotiated is not None and nb.negotiated.enhanced_route_refresh
+            if enhanced:
+                nb.peer.send_route_refresh(msg.afi, msg.safi, RouteRefreshSubtype.BORR)
+            nb.peer.send_messages(msgs)
+            if enhanced:
+                nb.peer.send_route_refresh(msg.afi, msg.safi, RouteRefreshSubtype.EORR)
+        elif msg.subtype == RouteRefreshSubtype.BORR:
+            self.rib.refresh_begin(nb.name, family)
+        elif msg.subtype == RouteRefreshSubtype.EORR:
+            self._deliver(self.rib.refresh_end(nb.name, family, now))
 
     @staticmethod
     def _graceful_time(neg: Negotiated | None, notification: Notification | None) -> float | None:

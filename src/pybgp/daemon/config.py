@@ -9,15 +9,27 @@ Never does: touch the network or the kernel, or apply a config (that is `daemon.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
 import tomllib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from pybgp.daemon.config_reader import (
+    MISSING,
+    ConfigError,
+    ConfigErrors,
+    Ctx,
+    Table,
+    hint,
+    parse_address,
+    parse_community,
+    parse_hostport,
+    parse_ipv4,
+    parse_prefix,
+    parse_prefix_list_entry,
+    type_name,
+)
 from pybgp.daemon.schema import (
     BUILTIN_POLICIES,
     FAMILY_NAMES,
@@ -27,7 +39,6 @@ from pybgp.daemon.schema import (
     DaemonConfig,
     DynamicNeighborConfig,
     GlobalConfig,
-    IPAddress,
     KernelExportConfig,
     KernelImportConfig,
     LoggingConfig,
@@ -35,242 +46,13 @@ from pybgp.daemon.schema import (
     NeighborConfig,
     OriginationConfig,
 )
-from pybgp.daemon.toml_lines import KeyPath, LineMap, format_path
-from pybgp.rib.policy import PolicyError, PrefixListEntry, Rule
-from pybgp.wire.nlri import Prefix
+from pybgp.daemon.toml_lines import LineMap
+from pybgp.rib.policy import PolicyError, Rule
 
-T = TypeVar("T")
-_MISSING: Any = object()
+__all__ = ["MISSING", "ConfigError", "ConfigErrors", "load_config", "parse_config"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigError:
-    file: str
-    line: int | None
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
-class ConfigErrors(Exception):
-    """Every problem found in one config file (never just the first)."""
-
-    def __init__(self, errors: list[ConfigError]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(str(e) for e in errors))
-
-
-_TOML_TYPE = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array", dict: "table"}
-
-
-def _type_name(value: object) -> str:
-    return _TOML_TYPE.get(type(value), type(value).__name__)
-
-
-class _Ctx:
-    """Error sink shared by every `_Table` of one document."""
-
-    def __init__(self, source: str, lines: LineMap) -> None:
-        self.source = source
-        self.lines = lines
-        self.errors: list[ConfigError] = []
-
-    def error(self, path: KeyPath, message: str) -> None:
-        self.errors.append(
-            ConfigError(
-                file=self.source, line=self.lines.line_of(path), key=format_path(path), message=message
-            )
-        )
-
-
-class _Table:
-    """A TOML table being read: typed getters that record errors and remember which keys were used."""
-
-    def __init__(self, ctx: _Ctx, path: KeyPath, data: dict[str, Any]) -> None:
-        self.ctx, self.path, self.data = ctx, path, data
-        self.used: set[str] = set()
-
-    def error(self, key: str | int | None, message: str) -> None:
-        self.ctx.error(self.path if key is None else (*self.path, key), message)
-
-    def raw(self, key: str, default: Any = _MISSING) -> Any:
-        self.used.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _MISSING:
-            self.error(key, "required key is missing")
-            return None
-        return default
-
-    def typed(self, key: str, kind: type[T], default: Any = _MISSING, what: str = "") -> Any:
-        value = self.raw(key, default)
-        if key not in self.data:
-            return value
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
-        if not ok:
-            expected = what or _TOML_TYPE.get(kind, kind.__name__)
-            self.error(key, f"expected {expected}, got {_type_name(value)} {value!r}")
-            return None if default is _MISSING else default
-        return value
-
-    def integer(self, key: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None) -> Any:
-        value = self.typed(key, int, default)
-        in_range = not isinstance(value, int) or ((lo is None or value >= lo) and (hi is None or value <= hi))
-        if key in self.data and not isinstance(value, bool) and not in_range:
-            what = f"in {lo}..{hi}" if hi is not None else f">= {lo}"
-            self.error(key, f"expected an integer {what}, got {value}")
-            return None if default is _MISSING else default
-        return value
-
-    def number(self, key: str, default: Any = _MISSING, lo: float = 0.0) -> Any:
-        value = self.typed(key, float, default, what="number")
-        if isinstance(value, float) and key in self.data and value < lo:
-            self.error(key, f"expected a number >= {lo}, got {value}")
-            return default if default is not _MISSING else None
-        return value
-
-    def string(self, key: str, default: Any = _MISSING, choices: Iterable[str] | None = None) -> Any:
-        value = self.typed(key, str, default)
-        if choices is not None and isinstance(value, str) and key in self.data:
-            options = list(choices)
-            if value not in options:
-                self.error(
-                    key, f"expected one of {', '.join(options)}, got {value!r}" + _hint(value, options)
-                )
-                return None if default is _MISSING else default
-        return value
-
-    def boolean(self, key: str, default: Any = _MISSING) -> Any:
-        return self.typed(key, bool, default)
-
-    def convert(self, key: str, parse: Callable[[str], T], what: str, default: Any = _MISSING) -> Any:
-        value = self.typed(key, str, default, what=f"a string holding {what}")
-        if isinstance(value, str) and key in self.data:
-            try:
-                return parse(value)
-            except ValueError as exc:
-                self.error(key, f"invalid {what} {value!r}: {exc}")
-                return None if default is _MISSING else default
-        return value
-
-    def strings(self, key: str, default: Any = ()) -> tuple[str, ...]:
-        value = self.raw(key, default)
-        if key not in self.data:
-            return tuple(value)
-        if not isinstance(value, list):
-            self.error(key, f"expected an array of strings, got {_type_name(value)} {value!r}")
-            return tuple(default)
-        out: list[str] = []
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                out.append(item)
-            else:
-                self.error(key, f"element {i}: expected string, got {_type_name(item)} {item!r}")
-        return tuple(out)
-
-    def converted_list(self, key: str, parse: Callable[[str], T], what: str) -> tuple[T, ...]:
-        out: list[T] = []
-        for i, text in enumerate(self.strings(key)):
-            try:
-                out.append(parse(text))
-            except ValueError as exc:
-                self.error(key, f"element {i}: invalid {what} {text!r}: {exc}")
-        return tuple(out)
-
-    def table(self, key: str) -> _Table | None:
-        value = self.raw(key, None)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.error(key, f"expected a table, got {_type_name(value)} {value!r}")
-            return None
-        return _Table(self.ctx, (*self.path, key), value)
-
-    def tables(self, key: str) -> list[_Table]:
-        value = self.raw(key, [])
-        if isinstance(value, dict):  # `[x]` written where `[[x]]` was meant: accept a single table
-            return [_Table(self.ctx, (*self.path, key), value)]
-        if not isinstance(value, list):
-            self.error(key, f"expected an array of tables ([[{key}]]), got {_type_name(value)}")
-            return []
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, dict):
-                out.append(_Table(self.ctx, (*self.path, key, i), item))
-            else:
-                self.error(key, f"element {i}: expected a table, got {_type_name(item)} {item!r}")
-        return out
-
-    def finish(self) -> None:
-        """Report every key nobody asked for, with the closest valid name."""
-        for key in self.data:
-            if key not in self.used:
-                self.error(key, "unknown key" + _hint(key, sorted(self.used)))
-
-
-def _hint(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-# --- value parsers (ValueError on bad input) ---------------------------------------------------------
-
-
-def parse_address(text: str) -> IPAddress:
-    return ipaddress.ip_address(text)
-
-
-def parse_ipv4(text: str) -> ipaddress.IPv4Address:
-    return ipaddress.IPv4Address(text)
-
-
-def parse_prefix(text: str) -> Prefix:
-    try:
-        return Prefix.parse(text)
-    except ValueError as exc:
-        message = str(exc).replace("has host bits set", "has host bits set (use the network address)")
-        raise ValueError(message) from None
-
-
-def parse_community(text: str) -> int:
-    """ "64698:64699" -> 32-bit int (RFC 1997)."""
-    high, sep, low = text.partition(":")
-    if not sep or not high.isdigit() or not low.isdigit():
-        raise ValueError("expected ASN:VALUE with two decimal numbers, e.g. '64698:64699'")
-    a, b = int(high), int(low)
-    if a > 0xFFFF or b > 0xFFFF:
-        raise ValueError("each half must be 0..65535")
-    return (a << 16) | b
-
-
-def parse_hostport(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected HOST:PORT, e.g. '127.0.0.1:9179' or '[::1]:9179'")
-    host = host.strip("[]")
-    ipaddress.ip_address(host)
-    return host, int(port)
-
-
-def parse_prefix_list_entry(text: str) -> PrefixListEntry:
-    """ "10.64.0.0/14", "10.64.0.0/14 le 32", "10.0.0.0/8 ge 24 le 32" (the RIB's prefix-list syntax)."""
-    try:
-        return PrefixListEntry.parse(text)
-    except PolicyError as exc:
-        raise ValueError(str(exc)) from None
-
-
-# --- sections ---------------------------------------------------------------------------------------------
-
-NEIGHBOR_KEYS_NOTE = "see docs/configuration.md, section [[neighbor]]"
-
-
-def _read_global(t: _Table) -> GlobalConfig | None:
+def _read_global(t: Table) -> GlobalConfig | None:
     asn = t.integer("asn", lo=1, hi=0xFFFFFFFF)
     router_id = t.convert("router_id", parse_ipv4, "IPv4 address")
     listen = t.converted_list("listen", parse_address, "IP address")
@@ -282,7 +64,7 @@ def _read_global(t: _Table) -> GlobalConfig | None:
     return GlobalConfig(asn=asn, router_id=router_id, listen=listen, port=port, graceful_restart_time=gr)
 
 
-def _read_bfd(t: _Table | None, raw: object) -> BfdConfig:
+def _read_bfd(t: Table | None, raw: object) -> BfdConfig:
     if t is None:
         return BfdConfig(enabled=raw is True)
     cfg = BfdConfig(
@@ -297,7 +79,7 @@ def _read_bfd(t: _Table | None, raw: object) -> BfdConfig:
     return cfg
 
 
-def _read_neighbor(t: _Table, global_asn: int | None, dynamic: bool) -> NeighborConfig | None:
+def _read_neighbor(t: Table, global_asn: int | None, dynamic: bool) -> NeighborConfig | None:
     name = t.string("name", None)
     address = None if dynamic else t.convert("address", parse_address, "IP address")
     remote_as_raw = t.raw("remote_as")
@@ -320,7 +102,7 @@ def _read_neighbor(t: _Table, global_asn: int | None, dynamic: bool) -> Neighbor
             t.error(
                 "families",
                 f"unknown family {fam!r}; expected one of {', '.join(FAMILY_NAMES)}"
-                + _hint(fam, list(FAMILY_NAMES)),
+                + hint(fam, list(FAMILY_NAMES)),
             )
     error_wait = (3.0, 300.0)
     ew = t.raw("error_wait", None)
@@ -419,7 +201,7 @@ RULE_KEYS = ["name", "match", "set", "action"]
 
 
 def _read_policy(
-    p_t: _Table, name: str, prefix_lists: dict[str, tuple[str, ...]], neighbor_names: set[str]
+    p_t: Table, name: str, prefix_lists: dict[str, tuple[str, ...]], neighbor_names: set[str]
 ) -> dict[str, Any] | None:
     """Check one `[policy.NAME]` key by key (for line numbers and hints), then let the RIB build it."""
     t = p_t.table(name)
@@ -431,7 +213,7 @@ def _read_policy(
         rule: dict[str, Any] = {}
         for key in r.data:
             if key not in RULE_KEYS:
-                r.error(key, "unknown key" + _hint(key, RULE_KEYS))
+                r.error(key, "unknown key" + hint(key, RULE_KEYS))
         if "name" in r.data:
             rule["name"] = r.string("name")
         action = r.string("action", "accept", choices=["accept", "reject", "continue"])
@@ -441,14 +223,14 @@ def _read_policy(
             if sub is None:
                 continue
             if not isinstance(sub, dict):
-                r.error(section, f"expected a table, got {_type_name(sub)} {sub!r}")
+                r.error(section, f"expected a table, got {type_name(sub)} {sub!r}")
                 continue
             body = dict(sub)
             for key in sub:
                 if key not in known:
                     r.error(
                         f"{section}.{key}" if False else section,
-                        f"{section}.{key}: unknown key" + _hint(key, known),
+                        f"{section}.{key}: unknown key" + hint(key, known),
                     )
                     body.pop(key)
             if section == "match" and "prefix_list" in body:
@@ -465,7 +247,7 @@ def _read_policy(
                     if not isinstance(item, str) or item not in prefix_lists:
                         r.ctx.error(
                             (*r.path, "match", "prefix_list"),
-                            f"prefix list {item!r} is not defined" + _hint(str(item), sorted(prefix_lists)),
+                            f"prefix list {item!r} is not defined" + hint(str(item), sorted(prefix_lists)),
                         )
                     else:
                         entries.extend(prefix_lists[item])
@@ -476,7 +258,7 @@ def _read_policy(
                     if isinstance(item, str) and item not in neighbor_names and not _is_address(item):
                         r.ctx.error(
                             (*r.path, "match", "neighbor"),
-                            f"neighbor {item!r} is not defined" + _hint(item, sorted(neighbor_names)),
+                            f"neighbor {item!r} is not defined" + hint(item, sorted(neighbor_names)),
                         )
             rule[section] = body
         r.used.update(RULE_KEYS)
@@ -509,8 +291,8 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
         raise ConfigErrors(
             [ConfigError(file=source, line=line, key="", message=f"TOML syntax error: {exc}")]
         ) from None
-    ctx = _Ctx(source, lines)
-    root = _Table(ctx, (), doc)
+    ctx = Ctx(source, lines)
+    root = Table(ctx, (), doc)
 
     g_t = root.table("global")
     glob = _read_global(g_t) if g_t is not None else None
@@ -656,13 +438,13 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
             if isinstance(ref, str) and ref not in all_policies:
                 ctx.error(
                     ("neighbor", idx, key),
-                    f"policy {ref!r} is not defined" + _hint(ref, sorted(all_policies)),
+                    f"policy {ref!r} is not defined" + hint(ref, sorted(all_policies)),
                 )
         del idx
     if k_t is not None:
         ref = k_t.data.get("export")
         if isinstance(ref, str) and ref not in all_policies:
-            k_t.error("export", f"policy {ref!r} is not defined" + _hint(ref, sorted(all_policies)))
+            k_t.error("export", f"policy {ref!r} is not defined" + hint(ref, sorted(all_policies)))
     if ctx.errors or glob is None:
         if not ctx.errors:
             ctx.error(("global",), "invalid [global] table")

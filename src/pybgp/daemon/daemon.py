@@ -34,6 +34,7 @@ from pybgp.daemon.translate import compile_policy, peer_settings
 from pybgp.daemon.views import neighbor_row, rib_out_rows, rib_rows, route_row
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import FibPort
+from pybgp.fsm.states import State as BgpState
 from pybgp.rib.decision import DecisionOptions
 from pybgp.rib.route import BestChange, PeerInfo, Source
 from pybgp.wire.messages import Notification, Update
@@ -42,6 +43,8 @@ from pybgp.wire.nlri import Prefix
 log = logging.getLogger("pybgp.daemon")
 
 CARRIER_RETRY = 1.0  # seconds before reconnecting after carrier loss / BFD Down (BIRD waits error-wait)
+RECONCILE_SETTLE = 3.0  # after a restart with kept routes: every session up this long -> drop leftovers
+RECONCILE_DEADLINE = 60.0  # ... or this long after start, whatever the sessions do
 
 
 class _DaemonSpeaker(Speaker):
@@ -100,6 +103,7 @@ class Daemon:
         self._started_at = time.monotonic()
         self._last_resync = 0.0
         self._pending_reconcile = False
+        self._all_up_since: float | None = None
         self.stopping = False
 
     # --- construction -------------------------------------------------------------------------
@@ -341,6 +345,8 @@ class Daemon:
         users = [n for n in self.cfg.neighbors if n.interface == ev.ifname and n.enabled]
         if up:
             event(log, "carrier-up", f"carrier up on {ev.ifname}", interface=ev.ifname)
+            for n in users:
+                self._reconnect_now(n.name)
             return
         event(log, "carrier-down", f"carrier lost on {ev.ifname}", level=logging.WARNING, interface=ev.ifname)
         # Like BIRD's `check link`: the nexthops go first (one cheap kernel write), then the sessions.
@@ -362,6 +368,29 @@ class Daemon:
         n = self.cfg.neighbor(name)
         if n is not None and n.bfd.strict and n.enabled:
             self.speaker.enable_neighbor(name)
+        else:
+            self._reconnect_now(name)
+
+    def _reconnect_now(self, name: str) -> None:
+        """The path is back (BFD Up, carrier up): connect now instead of finishing the error back-off
+        or waiting for SYN retransmissions that were lost while the link was dead."""
+        try:
+            peer = self.speaker.peer(name)
+        except KeyError:
+            return
+        view = next((v for v in self.speaker.neighbors() if v.name == name), None)
+        if view is None or not view.enabled or peer.settings.passive or self.stopping:
+            return
+        if peer.state not in (BgpState.IDLE, BgpState.CONNECT, BgpState.ACTIVE):
+            return
+
+        async def restart() -> None:
+            await peer.stop()  # not connected: nothing is sent
+            if not self.stopping and any(v.name == name and v.enabled for v in self.speaker.neighbors()):
+                peer.start()
+                event(log, "reconnect", f"{name}: path is back, connecting now", neighbor=name)
+
+        self._spawn(restart())
 
     def _neighbor_failed(self, name: str, reason: str) -> None:
         try:
@@ -468,7 +497,13 @@ class Daemon:
             self._updates_out[v.name] = sent
             if v.enabled and state != "established" and not self.speaker.peer(v.name).settings.passive:
                 all_up = False
-        if self._pending_reconcile and (all_up or time.monotonic() - self._started_at > 60):
+        if not all_up:
+            self._all_up_since = None
+        elif self._all_up_since is None:
+            self._all_up_since = time.monotonic()
+        settled = self._all_up_since is not None and time.monotonic() - self._all_up_since >= RECONCILE_SETTLE
+        if self._pending_reconcile and (settled or time.monotonic() - self._started_at > RECONCILE_DEADLINE):
+            # Routes adopted from the previous run (keep_on_exit) that no session re-announced go now.
             self._pending_reconcile = False
             self.reconcile_kernel()
         if (

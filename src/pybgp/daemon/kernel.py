@@ -216,6 +216,8 @@ class KernelExporter:
         try:
             if not self.cfg.keep_on_exit:
                 self.fib.flush()
+            elif hasattr(self.fib, "flush_on_close"):
+                self.fib.flush_on_close = False  # reloaded to keep_on_exit after starting without it
             self.fib.close()
         except Exception:
             log.exception("kernel shutdown failed")

@@ -113,7 +113,7 @@ def uvloop_usable() -> bool:
         from pybgp.aio import peer
     except ImportError:
         return False
-    if issubclass(uvloop.loop.TCPTransport, asyncio.Transport):
+    if issubclass(getattr(uvloop.loop, "TCPTransport", object), asyncio.Transport):
         return True
     source = inspect.getsource(peer)
     usable = "isinstance(transport, asyncio.Transport)" not in source

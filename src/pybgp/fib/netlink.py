@@ -21,7 +21,7 @@ from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from pybgp.fib.model import FibFailure, FibRoute, NextHop, desired_map
 from pybgp.fib.netlink_groups import GroupTable, Hops
-from pybgp.fib.nlmsgs import (
+from pybgp.fib.netlink_msgs import (
     AF_INET,
     AF_INET6,
     RTM_GETLINK,
@@ -38,14 +38,17 @@ from pybgp.fib.nlmsgs import (
     parse_nexthop,
     parse_route,
 )
-from pybgp.fib.nlsock import NetlinkChannel, NetlinkSocketError
+from pybgp.fib.netlink_socket import NetlinkChannel, NetlinkSocketError
 from pybgp.wire.constants import Afi
 from pybgp.wire.nlri import Prefix
 
 log = logging.getLogger("pybgp.fib")
 
 RTPROT_PYBGP = 186
-"""Default protocol number for our routes and nexthops (BIRD uses 12, FRR's bgpd 186 in rt_protos)."""
+"""Default protocol number for our routes and nexthops: RTPROT_BGP in rtnetlink.h (BIRD stamps 12).
+
+FRR's zebra also uses 186 for BGP routes; on a host running FRR in the same table, configure another
+number, since start-up removes every route of our protocol in our table."""
 
 DEFAULT_METRIC = 32
 FIRST_NEXTHOP_ID = 0x0B60000
@@ -110,9 +113,12 @@ class NetlinkFib:
         self._links_stale = False  # set by ENODEV: an interface may have been recreated
         self._failures: dict[Prefix, FibFailure] = {}
         self._hops: dict[Prefix, Hops] = {}  # classic (RTA_MULTIPATH/gateway) routes
+        self._unmanaged: set[Prefix] = set()  # adopted routes via nexthop objects we do not track
         self._groups = GroupTable(first_nexthop_id)
+        self._strays: set[int] = set()
+        self._nh_supported = self._nexthops_supported()
         self.mode = MODE_MULTIPATH
-        if nexthop_objects is not False and self._nexthops_supported():
+        if nexthop_objects is not False and self._nh_supported:
             self.mode = MODE_NEXTHOP_OBJECTS
         elif nexthop_objects:
             log.warning("kernel has no nexthop objects: using RTA_MULTIPATH routes")
@@ -129,7 +135,18 @@ class NetlinkFib:
         gone = {prefix.without_path_id() for prefix in delete}
         wanted = {route.prefix: route.nexthops for route in replace if route.prefix not in gone}
         if self.mode == MODE_NEXTHOP_OBJECTS:
+            # IPv6 routes cannot use a device-only nexthop object (ours are AF_INET): those stay classic
+            # routes (the kernel accepts one `dev X` nexthop that way, but not a device-only ECMP set)
+            classic = {
+                p: hops
+                for p, hops in wanted.items()
+                if p.afi == Afi.IPV6 and any(nh.gateway is None for nh in hops)
+            }
+            for prefix in classic:
+                del wanted[prefix]
             self._apply_groups(wanted)
+            if classic:
+                self._apply_multipath(classic)
         else:
             self._apply_multipath(wanted)
         self._delete_routes(gone)
@@ -189,6 +206,7 @@ class NetlinkFib:
         self._load_from_kernel()
         stale = [prefix for prefix in self._installed() if prefix not in want]
         self.apply(replace=want.values(), delete=stale)
+        self._delete_strays()
 
     def flush(self) -> None:
         self._check_open()
@@ -198,7 +216,7 @@ class NetlinkFib:
             for prefix in list(self._groups.route_gid):
                 self._groups.forget_route(prefix)  # deleting their groups removes these routes
             self._collect_garbage()
-            self._delete_routes(set(self._groups.route_gid))
+        self._delete_strays()
         self._failures.clear()
 
     def close(self, *, flush: bool | None = None) -> None:
@@ -310,6 +328,7 @@ class NetlinkFib:
             self._groups.commit_move(prefix, gid)
             if self._hops:
                 self._hops.pop(prefix, None)
+                self._unmanaged.discard(prefix)
             self._failures.pop(prefix, None)
         self.stats.route_writes += len(moves) - len(failed)
 
@@ -317,7 +336,7 @@ class NetlinkFib:
         self._resolve_interfaces(wanted)
         changes = []
         for prefix, hops in wanted.items():
-            if self._hops.get(prefix) == hops:
+            if self._hops.get(prefix) == hops and prefix not in self._unmanaged:
                 self.stats.unchanged += 1
                 self._failures.pop(prefix, None)
             else:
@@ -337,6 +356,7 @@ class NetlinkFib:
                 self._fail(prefix, "replace", err.errno, err.message)
                 continue
             self._hops[prefix] = hops
+            self._unmanaged.discard(prefix)
             self._groups.forget_route(prefix)
             self._failures.pop(prefix, None)
         self.stats.route_writes += len(changes) - len(failed)
@@ -359,6 +379,7 @@ class NetlinkFib:
                 self._fail(prefix, "delete", err.errno, err.message)
                 continue
             self._hops.pop(prefix, None)
+            self._unmanaged.discard(prefix)
             self._groups.forget_route(prefix)
             self.stats.route_deletes += 1
 
@@ -432,10 +453,11 @@ class NetlinkFib:
         """Rebuild our bookkeeping from the kernel's routes and nexthops of our protocol."""
         self._refresh_links()
         self._hops.clear()
+        self._unmanaged.clear()
         by_id: dict[int, NextHop] = {}
         ours_groups: dict[int, tuple[int, ...]] = {}
         taken: list[int] = []
-        if self.mode == MODE_NEXTHOP_OBJECTS:
+        if self._nh_supported:
             for _kind, msg in self._chan.dump(RTM_GETNEXTHOP):
                 raw = parse_nexthop(msg)
                 if raw is None:
@@ -445,19 +467,24 @@ class NetlinkFib:
                     continue
                 if raw.group:
                     ours_groups[raw.nh_id] = raw.group
-                elif raw.ifindex in self._ifname:
+                else:
                     gateway = ip_address(raw.gateway) if raw.gateway else None
-                    by_id[raw.nh_id] = NextHop(gateway, self._ifname[raw.ifindex])
+                    by_id[raw.nh_id] = NextHop(gateway, self._ifname.get(raw.ifindex, f"if{raw.ifindex}"))
         table = GroupTable(self._first_id, taken)
-        strays: set[int] = set(ours_groups) | set(by_id)
-        for nh_id, nh in by_id.items():
-            if nh not in table.nh_ids:
-                table.commit_nexthop(nh, nh_id)
-                strays.discard(nh_id)
-        for gid, members in ours_groups.items():
-            if all(m in by_id for m in members):
-                table.commit_group(gid, FibRoute(_ANY, tuple(by_id[m] for m in members)).nexthops)
-                strays.discard(gid)
+        strays: set[int] = set()
+        if self.mode == MODE_NEXTHOP_OBJECTS:
+            for nh_id, nh in by_id.items():
+                if nh not in table.nh_ids:
+                    table.commit_nexthop(nh, nh_id)
+            for gid, members in ours_groups.items():
+                if all(m in by_id for m in members):
+                    table.commit_group(gid, FibRoute(_ANY, tuple(by_id[m] for m in members)).nexthops)
+                else:
+                    strays.add(gid)
+            referenced = {m for gid in table.groups for m in ours_groups[gid]}
+            strays.update(i for i, nh in by_id.items() if table.nh_ids[nh] != i and i not in referenced)
+        else:  # objects a nexthop-mode run left behind: removed once their routes are rewritten
+            strays = set(ours_groups) | set(by_id)
         for family in (AF_INET, AF_INET6):
             for _kind, msg in self._chan.dump(RTM_GETROUTE, family, table=self.table, protocol=self.protocol):
                 raw_route = parse_route(msg)
@@ -468,14 +495,25 @@ class NetlinkFib:
                 if raw_route.nh_id and raw_route.nh_id in table.groups:
                     table.commit_move(prefix, raw_route.nh_id)
                 else:  # classic route, or one pointing at something we do not manage: rewritten later
+                    if raw_route.nh_id:
+                        self._unmanaged.add(prefix)
                     hops = tuple(
                         NextHop(ip_address(gw) if gw else None, self._ifname.get(ifindex, f"if{ifindex}"))
                         for ifindex, gw in raw_route.hops
                     )
                     self._hops[prefix] = FibRoute(prefix, hops).nexthops if hops else ()
         self._groups = table
-        # nexthop objects of ours that no longer fit our bookkeeping (e.g. duplicates): remove
-        self._send([encode_nexthop_delete(self._chan.next_seq(), nh_id) for nh_id in sorted(strays)])
+        self._strays = strays
+
+    def _delete_strays(self) -> None:
+        """Remove our nexthop objects that do not fit the bookkeeping (left by an older run or mode).
+
+        Called only after routes were rewritten (reconcile) or removed (flush): a route still pointing
+        at a stray would go with it.
+        """
+        strays = sorted(self._strays)
+        self._strays = set()
+        self._send([encode_nexthop_delete(self._chan.next_seq(), nh_id) for nh_id in strays])
 
     def _installed(self) -> dict[Prefix, Hops]:
         out = dict(self._hops)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Interface, IPv6Interface, ip_address, ip_interface
 
 from pybgp.fib.model import NextHop
-from pybgp.fib.nlmsgs import (
+from pybgp.fib.netlink_msgs import (
     AF_INET,
     AF_INET6,
     RTM_DELADDR,
@@ -41,7 +41,7 @@ from pybgp.fib.nlmsgs import (
     iter_messages,
     parse_route,
 )
-from pybgp.fib.nlsock import NetlinkChannel, open_netlink_socket
+from pybgp.fib.netlink_socket import NetlinkChannel, open_netlink_socket
 from pybgp.wire.constants import Afi
 from pybgp.wire.nlri import Prefix
 
@@ -149,7 +149,7 @@ class KernelWatcher:
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._callbacks: list[Callable[[KernelEvent], None]] = []
-        self._queue: asyncio.Queue[KernelEvent] | None = None
+        self._queue: asyncio.Queue[KernelEvent | None] | None = None  # None ends `async for`
         self._names: dict[int, str] = {}
         self._link_state: dict[int, tuple[bool, bool]] = {}
         self._buf = bytearray(1 << 20)
@@ -168,6 +168,9 @@ class KernelWatcher:
         self._loop.add_reader(self._sock.fileno(), self._on_readable)
 
     def close(self) -> None:
+        """Stop reading; an `async for` over the watcher ends once it has drained earlier events."""
+        if self._queue is not None:
+            self._queue.put_nowait(None)
         if self._sock is None:
             return
         if self._loop is not None and not self._loop.is_closed():
@@ -195,6 +198,7 @@ class KernelWatcher:
         return unsubscribe
 
     def __aiter__(self) -> KernelWatcher:
+        """Async iteration sees events from the first `aiter()` on (earlier ones went to callbacks)."""
         if self._queue is None:
             self._queue = asyncio.Queue()
         return self
@@ -202,7 +206,11 @@ class KernelWatcher:
     async def __anext__(self) -> KernelEvent:
         if self._queue is None:
             self._queue = asyncio.Queue()
-        return await self._queue.get()
+        event = await self._queue.get()
+        if event is None:
+            self._queue.put_nowait(None)  # every later __anext__ ends too
+            raise StopAsyncIteration
+        return event
 
     def _emit(self, event: KernelEvent) -> None:
         self.events_read += 1

@@ -25,8 +25,8 @@ class AbortConnect:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Send:
-    """Write `data` (one whole message) on connection `conn`. `message` is the decoded form for logs;
-    None for pre-encoded UPDATEs."""
+    """Write `data` (whole messages) on connection `conn`. `message` is the decoded form for logs when
+    `data` is one message we encoded; None for a batch of pre-encoded UPDATEs."""
 
     conn: int
     data: bytes

@@ -55,6 +55,12 @@ class ManualStart:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AutomaticStart:
+    """The system says the path is good again (BFD Up, carrier back): event 3 / 5. In Idle it ends the
+    idle hold early (only while automatic restarts are allowed); in Connect/Active it connects now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ManualStop:
     """Operator disables the peer (event 2): Cease with `subcode` and an RFC 9003 `message`."""
 
@@ -126,6 +132,7 @@ class SendRouteRefresh:
 
 Input = (
     ManualStart
+    | AutomaticStart
     | ManualStop
     | AutomaticStop
     | TcpCrAcked

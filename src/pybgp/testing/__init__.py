@@ -8,7 +8,8 @@ Never does: send traffic anywhere but its own namespaces.
 Map: `lab` (Lab, Node, Link: namespaces, veths, run/popen, cut/restore, teardown), `topology`
 (descriptions, `seed_topology`), `fabric` (bring a topology up with daemons), `birdconf` (BIRD
 configs), `drivers` (DaemonDriver protocol; bird, frr, gobgp, pybgpd), `monitor` (RouteMonitor),
-`failover` (timed cuts), `plugin` (pytest fixtures), `demo` (`make demo`), `__main__` (cleanup).
+`failover` (timed cuts), `clock` (FakeClock for virtual-time tests), `plugin` (pytest fixtures),
+`demo` (`make demo`), `__main__` (cleanup).
 
 Quick start::
 
@@ -18,6 +19,7 @@ Quick start::
         fabric.wait_established(); fabric.wait_ecmp()
 """
 
+from pybgp.testing.clock import FakeClock
 from pybgp.testing.fabric import Fabric, build_fabric, build_topology
 from pybgp.testing.lab import Lab, LabError, Link, Node
 from pybgp.testing.monitor import RouteEvent, RouteMonitor
@@ -27,6 +29,7 @@ __all__ = [
     "BfdTimers",
     "BgpTimers",
     "Fabric",
+    "FakeClock",
     "Lab",
     "LabError",
     "Link",

@@ -160,8 +160,10 @@ def tor_config(spec: TorSpec) -> str:
 
 
 def spine_config(spec: SpineSpec) -> str:
-    """A spine: eBGP with BFD to every ToR, next-hop-self."""
+    """A spine: eBGP with BFD to every ToR, next-hop-self; optionally the origin of 0.0.0.0/0."""
     parts = [_header(spec.router_id, spec.name), _kernel_main("all"), _bfd(spec.bfd, "*")]
+    if spec.originate_default:
+        parts.append("protocol static default_route {\n  ipv4;\n  route 0.0.0.0/0 unreachable;\n}\n")
     for nb in spec.tors:
         parts.append(_neighbor(nb, spec.asn, spec.timers, next_hop_self=True))
     return "".join(parts)

@@ -90,7 +90,10 @@ def run(server_daemon: str, bfd: BfdTimers, prefix: str) -> int:
         say(f"      {sessions} BGP session ends Established {est:.1f} s after the daemons started "
             f"({time.monotonic() - t0:.1f} s in all).")
         fabric.wait_ecmp(timeout=60)
-        say(f"[2/6] {SRC}'s kernel route to {DST}'s node address: one route, two nexthops (ECMP):")
+        say(f"[2/6] {SRC}'s kernel route to {DST}'s node address: one route, two nexthops (ECMP).")
+        say(f"      `ip route show {dst.node_ip}` in {lab.prefix}-{SRC} prints:")
+        for line in fabric.nodes[SRC].ip("route", "show", dst.node_ip).stdout.rstrip().splitlines():
+            say(f"        {line.strip()}")
         show_route(fabric, SRC, dst.node_ip, ifnames)
         link = fabric.uplink(SRC, "eth0")
         gone_gw = src.uplinks[0].tor_address

@@ -38,10 +38,20 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+from pybgp.testing.proc import (  # re-exported: drivers and tests import them from here
+    LabError,
+    kill_pid,
+    netns_list,
+    netns_pids,
+    process_alive,
+    process_start_time,
+    run_cmd,
+    stop_process,
+)
 
 STATE_DIR = Path(os.environ.get("PYBGP_LAB_STATE", "/run/pybgp-lab"))
 RUN_ROOT = Path(os.environ.get("PYBGP_LAB_RUN", "/tmp/pybgp-lab"))
@@ -51,91 +61,22 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,15}$")
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9_.]{1,15}$")
 
 
-class LabError(RuntimeError):
-    """A lab operation failed (command error, name clash, prefix already in use)."""
-
-
-def run_cmd(
-    argv: Sequence[str], *, check: bool = True, timeout: float = 30.0, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a command to completion with a bounded timeout; raise `LabError` with its stderr on failure."""
-    try:
-        proc = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, input=input, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise LabError(f"timed out after {timeout}s: {' '.join(argv)}") from exc
-    if check and proc.returncode != 0:
-        raise LabError(f"{' '.join(argv)} -> rc={proc.returncode}: {proc.stderr.strip()}")
-    return proc
-
-
-def process_alive(pid: int) -> bool:
-    """True when `pid` exists and is not a zombie (here orphaned daemons stay <defunct>, so kill -0 lies)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # The state letter follows the ")" closing the command name (which may contain spaces).
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X")
-
-
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 3.0) -> None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL and reap: the child never stays a zombie."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=timeout)
-
-
-def process_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), None if gone.
-
-    Recorded with each pid so that a later cleanup never kills an unrelated process that reused it.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    try:
-        return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
-    except (IndexError, ValueError):
-        return None
-
-
-def kill_pid(pid: int, timeout: float = 3.0) -> None:
-    """Stop a process that is not our child (left by a crashed run): SIGTERM, then SIGKILL."""
-    if not process_alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process_alive(pid):
-        time.sleep(0.05)
-    if process_alive(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def netns_list() -> list[str]:
-    """Names of all network namespaces on the host (`ip netns list`)."""
-    out = run_cmd(["ip", "netns", "list"], check=False).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
-
-
-def netns_pids(netns: str) -> list[int]:
-    """Pids of every process whose network namespace is `netns`."""
-    out = run_cmd(["ip", "netns", "pids", netns], check=False).stdout
-    return [int(tok) for tok in out.split() if tok.isdigit()]
+__all__ = [
+    "Lab",
+    "LabError",
+    "Link",
+    "Node",
+    "cleanup_prefix",
+    "kill_pid",
+    "netns_list",
+    "netns_pids",
+    "prefix_owner_alive",
+    "process_alive",
+    "process_start_time",
+    "recorded_prefixes",
+    "run_cmd",
+    "stop_process",
+]
 
 
 class Node:
@@ -224,6 +165,15 @@ class Node:
     def has_link(self, ifname: str) -> bool:
         return self.ip("link", "show", "dev", ifname, check=False).returncode == 0
 
+    def mac(self, ifname: str) -> str:
+        """The interface's MAC address."""
+        info = json.loads(self.ip("-j", "link", "show", "dev", ifname).stdout)
+        return str(info[0]["address"])
+
+    def add_neighbor(self, ip: str, mac: str, ifname: str) -> None:
+        """A permanent neighbour entry: no ARP/ND for it, and no share of the host-wide gc_thresh3."""
+        self.ip("neigh", "replace", ip, "lladdr", mac, "dev", ifname, "nud", "permanent")
+
     def routes(self, table: str | int = "main", family: int = 4) -> list[dict[str, Any]]:
         """The kernel routes of `table` as `ip -j route` dicts (dst, gateway/dev or nexthops, protocol)."""
         out = self.ip(f"-{family}", "-j", "route", "show", "table", str(table)).stdout
@@ -231,12 +181,14 @@ class Node:
         return result
 
     def route_nexthops(self, dst: str, table: str | int = "main") -> set[tuple[str, str]]:
-        """The (gateway, dev) pairs of the kernel route to `dst` ("10.69.1.2" or "10.69.1.2/32")."""
+        """The (gateway, dev) pairs of the kernel route to `dst` ("10.69.1.2", "10.0.0.0/8", "0.0.0.0/0")."""
         family = 6 if ":" in dst else 4
         want = dst if "/" in dst else f"{dst}/{32 if family == 4 else 128}"
         for route in self.routes(table, family):
             rdst = route.get("dst", "")
-            if "/" not in rdst and rdst != "default":
+            if rdst == "default":
+                rdst = "0.0.0.0/0" if family == 4 else "::/0"
+            elif "/" not in rdst:
                 rdst = f"{rdst}/{32 if family == 4 else 128}"
             if rdst != want:
                 continue
@@ -280,6 +232,25 @@ class Link:
         """Undo `cut` (idempotent)."""
         self.a.run(["nft", "delete", "table", "netdev", self._table()], check=False)
         self.is_cut = False
+
+    def pin_neighbors(self) -> int:
+        """Permanent neighbour entries both ways for every address pair the two ends share a subnet in.
+
+        Useful in scale labs (hundreds of BFD peers overflow the kernel's shared neighbour table) and
+        to take ARP out of timing measurements. Returns the number of entries written.
+        """
+        count = 0
+        ends = ((self.a, self.a_if, self.b, self.b_if), (self.b, self.b_if, self.a, self.a_if))
+        for here, here_if, there, there_if in ends:
+            there_mac = there.mac(there_if)
+            for mine in here.interfaces.get(here_if, []):
+                my_net = ipaddress.ip_interface(mine).network
+                for theirs in there.interfaces.get(there_if, []):
+                    their_ip = ipaddress.ip_interface(theirs).ip
+                    if their_ip in my_net:
+                        here.add_neighbor(str(their_ip), there_mac, here_if)
+                        count += 1
+        return count
 
     def down(self) -> None:
         """Carrier loss: set `a`'s end down, so both ends lose carrier (the veth peer goes NO-CARRIER)."""

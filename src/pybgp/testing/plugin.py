@@ -1,7 +1,8 @@
 """pytest plugin (entry point `pybgp_lab`): fixtures that give a test a ready lab.
 
 Loaded automatically once pybgp is installed; the fixtures only create namespaces when a test asks.
-Owns: `lab_required` (skip with the reason when root/ip/nft/bird are missing), `make_lab` and
+Owns: `fake_clock` (a `FakeClock` for virtual-time tests), `lab_required` (skip with the reason
+when root/ip/nft/bird are missing), `make_lab` and
 `make_module_lab` (Lab factories whose labs are always closed at teardown), and `seed_fabric` (one
 seed leaf-spine fabric per module, all sessions Established and ECMP in place).
 Never does: pick a namespace prefix for you silently in shared runs: override the `lab_prefix`
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pybgp.testing.clock import FakeClock
 from pybgp.testing.lab import Lab
 
 
@@ -30,6 +32,12 @@ def lab_unavailable_reason() -> str | None:
         if shutil.which(tool) is None:
             return f"lab needs {tool!r} (make test installs it)"
     return None
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A `FakeClock` starting at 1000.0 s (non-zero, so "time 0" bugs show)."""
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture(scope="session")

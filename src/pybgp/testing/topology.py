@@ -177,6 +177,7 @@ class SpineSpec:
     asn: int
     router_id: str
     tors: tuple[Neighbor, ...]
+    originate_default: bool = False  # announce 0.0.0.0/0 (TARGET: "the default route arrives this way")
     bfd: BfdTimers = field(default_factory=BfdTimers)
     timers: BgpTimers = field(default_factory=BgpTimers)
 
@@ -274,8 +275,12 @@ def seed_topology(
     spines: int = 1,
     bfd: BfdTimers | None = None,
     timers: BgpTimers | None = None,
+    default_route: bool = False,
 ) -> Topology:
     """The seed fabric of TARGET.md (see the module docstring for names and addresses).
+
+    With `default_route`, the spines originate 0.0.0.0/0, so every server gets a default route
+    with two nexthops (ToR1 on eth0, ToR2 on eth1), as in production.
 
     Node names: ``spine1``..; ``r<r>tor1``/``r<r>tor2``; ``r<r>srv<n>``. Server interfaces are
     ``eth0`` (to ToR1) and ``eth1`` (to ToR2); ToR ports are ``p<n>`` on bridge ``br0``, spine
@@ -371,7 +376,8 @@ def seed_topology(
         nodes.append(NodeSpec(name=f"spine{s}", role="spine", router=True))
         spine_specs.append(
             SpineSpec(name=f"spine{s}", asn=SPINE_AS, router_id=f"10.68.255.{s}",
-                      tors=tuple(spine_neighbors[s]), bfd=bfd, timers=timers)
+                      tors=tuple(spine_neighbors[s]), originate_default=default_route,
+                      bfd=bfd, timers=timers)
         )
     topo = Topology(
         nodes=tuple(nodes), links=tuple(links), bridges=tuple(bridges), address_devices=tuple(devices),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
-from pybgp.wire.constants import AS_TRANS, AsPathSegmentType
+from pybgp.wire.constants import AS_TRANS, AsPathSegmentType, UpdateSubcode
 from pybgp.wire.errors import LocalUsageError, MalformedAttribute
 
 _SEGMENT_TYPES = {int(t): t for t in AsPathSegmentType}
@@ -32,24 +32,25 @@ def decode_as_path(data: bytes, *, four_octet: bool) -> tuple[AsPathSegment, ...
     """Decode AS_PATH (or AS4_PATH with `four_octet=True`).
 
     RFC 7606 section 7.2: an unrecognised segment type, a zero Segment Length, an overrun, or a lone
-    trailing octet make the whole attribute malformed (`MalformedAttribute`).
+    trailing octet make the whole attribute malformed (`MalformedAttribute`, subcode Malformed AS_PATH).
     """
+    bad = UpdateSubcode.MALFORMED_AS_PATH
     width = 4 if four_octet else 2
     code = "I" if four_octet else "H"
     out: list[AsPathSegment] = []
     i, n = 0, len(data)
     while i < n:
         if i + 2 > n:
-            raise MalformedAttribute("AS_PATH ends with a lone octet")
+            raise MalformedAttribute("AS_PATH ends with a lone octet", bad)
         stype = _SEGMENT_TYPES.get(data[i])
         count = data[i + 1]
         if stype is None:
-            raise MalformedAttribute(f"AS_PATH segment type {data[i]} unknown")
+            raise MalformedAttribute(f"AS_PATH segment type {data[i]} unknown", bad)
         if count == 0:
-            raise MalformedAttribute("AS_PATH segment of length zero")
+            raise MalformedAttribute("AS_PATH segment of length zero", bad)
         end = i + 2 + count * width
         if end > n:
-            raise MalformedAttribute("AS_PATH segment overruns the attribute")
+            raise MalformedAttribute("AS_PATH segment overruns the attribute", bad)
         out.append(AsPathSegment(stype, struct.unpack_from(f"!{count}{code}", data, i + 2)))
         i = end
     return tuple(out)
@@ -125,7 +126,10 @@ def merge_as4_path(
             surplus -= len(take)
     if lead and as4_path:
         last, first = lead[-1], as4_path[0]
-        if last.type == first.type == AsPathSegmentType.AS_SEQUENCE and len(last.asns) + len(first.asns) <= 255:
+        if (
+            last.type == first.type == AsPathSegmentType.AS_SEQUENCE
+            and len(last.asns) + len(first.asns) <= 255
+        ):
             # The surplus ASes were prepended to the same AS_SEQUENCE that AS4_PATH starts with.
             return (*lead[:-1], AsPathSegment(last.type, last.asns + first.asns), *as4_path[1:])
     return (*lead, *as4_path)

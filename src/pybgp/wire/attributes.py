@@ -96,11 +96,13 @@ class RawAttribute(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class WireImage:
     """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
-    where MP_REACH/MP_UNREACH sat, plus the semantic values and AS width they were read with."""
+    where MP_REACH/MP_UNREACH sat, plus the semantic values and the context (AS width, iBGP) they were
+    read with: the bytes are only reused for a context in which they mean the same thing."""
 
     semantic: tuple[object, ...]
     parts: tuple[bytes | int, ...]
     as4: bool
+    ibgp: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +143,7 @@ def _semantic(a: PathAttributes) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+_BGPSEC_PATH = 33  # RFC 8205; carried opaque in `unknown`
 _TAW = UpdateAction.TREAT_AS_WITHDRAW
 _DISCARD = UpdateAction.ATTRIBUTE_DISCARD
 _MP_CODES = (AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI)
@@ -182,6 +185,11 @@ def clear_intern_cache() -> None:
     _CACHE.clear()
 
 
+def _raw(buf: bytes, flags: int, start: int, end: int) -> bytes:
+    """The whole attribute (header and value) whose value is buf[start:end]: NOTIFICATION data."""
+    return buf[start - (4 if flags & _EXT else 3) : end]
+
+
 def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireContext) -> _CacheEntry:
     """Decode the non-MP attributes at `spans` (flags, code, value start, value end) of `buf`."""
     values: dict[str, Any] = {}
@@ -190,11 +198,12 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
     seen = 0
     for flags, code, start, end in spans:
         value = buf[start:end]
-        raw = buf[start - (4 if flags & _EXT else 3) : end]
         bit = 1 << code
         if seen & bit:
             # RFC 7606 section 3 g: all but the first occurrence are discarded.
-            fault = strongest_fault(fault, _fault(_DISCARD, 1, f"duplicate attribute {code}", code, raw))
+            fault = strongest_fault(
+                fault, _fault(_DISCARD, 1, f"duplicate attribute {code}", code, _raw(buf, flags, start, end))
+            )
             continue
         seen |= bit
         spec = ATTRIBUTE_SPECS.get(code)
@@ -204,7 +213,14 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
                 # gentler treat-as-withdraw so one odd route does not reset the session.
                 reason = f"unrecognized well-known attribute {code}"
                 fault = strongest_fault(
-                    fault, _fault(_TAW, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, reason, code, raw)
+                    fault,
+                    _fault(
+                        _TAW,
+                        UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
+                        reason,
+                        code,
+                        _raw(buf, flags, start, end),
+                    ),
                 )
             else:
                 unknown.append(RawAttribute(flags, code, value))
@@ -213,22 +229,41 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
             # RFC 7606 section 3 c: Optional/Transitive bits in conflict -> the attribute's own action.
             reason = f"attribute {code} flags 0x{flags:02x} conflict with its definition"
             fault = strongest_fault(
-                fault, _fault(spec.on_error, UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, reason, code, raw)
+                fault,
+                _fault(
+                    spec.on_error,
+                    UpdateSubcode.ATTRIBUTE_FLAGS_ERROR,
+                    reason,
+                    code,
+                    _raw(buf, flags, start, end),
+                ),
             )
             continue
         if spec.ibgp_only and not ctx.ibgp:
             # RFC 7606 sections 7.5, 7.9, 7.10: from an external peer these are discarded.
             reason = f"attribute {code} from an external peer discarded"
             fault = strongest_fault(
-                fault, _fault(_DISCARD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason, code, raw)
+                fault,
+                _fault(
+                    _DISCARD,
+                    UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
+                    reason,
+                    code,
+                    _raw(buf, flags, start, end),
+                ),
             )
             continue
         try:
             values[spec.name] = spec.decode(value, ctx)
         except MalformedAttribute as exc:
-            fault = strongest_fault(fault, _fault(spec.on_error, exc.subcode, exc.reason, code, raw))
+            fault = strongest_fault(
+                fault, _fault(spec.on_error, exc.subcode, exc.reason, code, _raw(buf, flags, start, end))
+            )
         except (ValueError, IndexError, struct.error) as exc:
-            fault = strongest_fault(fault, _fault(spec.on_error, 0, f"attribute {code}: {exc}", code, raw))
+            fault = strongest_fault(
+                fault,
+                _fault(spec.on_error, 0, f"attribute {code}: {exc}", code, _raw(buf, flags, start, end)),
+            )
     as4_path = values.pop("as4_path", None)
     as4_aggregator = values.pop("as4_aggregator", None)
     if not ctx.as4:
@@ -245,16 +280,12 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
     return PathAttributes(**values), fault, seen
 
 
-def decode_path_attributes(
-    data: bytes | memoryview, ctx: WireContext, *, has_nlri: bool = False
-) -> tuple[PathAttributes, MpReach | None, MpUnreach | None, UpdateFault | None]:
-    """Decode a Path Attributes field. Raises only `WireError`; RFC 7606 outcomes come back as the fault.
+def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tuple[int, int, int, int]]]:
+    """Walk the attribute headers, then decode (or find interned) the non-MP part.
 
-    `has_nlri` says the UPDATE carries IPv4 NLRI in its classic field, which makes ORIGIN, AS_PATH and
-    NEXT_HOP mandatory; MP_REACH_NLRI with prefixes makes ORIGIN and AS_PATH mandatory (RFC 4760 section 3,
-    RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object.
+    Returns the cache entry (attributes, fault of the non-MP part and of the walk, codes seen) and the
+    MP attribute spans. The walk's fault depends only on the bytes in the key, so it is cached too.
     """
-    buf = bytes(data)
     n = len(buf)
     i = 0
     spans: list[tuple[int, int, int, int]] = []
@@ -275,15 +306,10 @@ def decode_path_attributes(
         end = start + length
         if end > n:
             # RFC 7606 section 4: the last attribute overruns the field -> treat-as-withdraw.
-            fault = _fault(
-                _TAW,
-                UpdateSubcode.ATTRIBUTE_LENGTH_ERROR,
-                f"attribute {code} overruns the field",
-                code,
-                buf[i:],
-            )
+            reason = f"attribute {code} overruns the field"
+            fault = _fault(_TAW, UpdateSubcode.ATTRIBUTE_LENGTH_ERROR, reason, code, buf[i:])
             break
-        if code == AttrCode.MP_REACH_NLRI or code == AttrCode.MP_UNREACH_NLRI:
+        if code == 14 or code == 15:  # MP_REACH_NLRI, MP_UNREACH_NLRI: carry NLRI, kept out of the set
             if i > run_start:
                 parts.append(buf[run_start:i])
             parts.append(code)
@@ -293,22 +319,38 @@ def decode_path_attributes(
             spans.append((flags, code, start, end))
         i = end
     if n > run_start:
-        parts.append(buf[run_start:])  # includes an overrunning tail, so a capture re-encodes exactly
+        parts.append(buf[run_start:] if run_start else buf)  # with any overrunning tail: exact re-encoding
     key = (ctx.as4, ctx.ibgp, tuple(parts))
     entry = _CACHE.get(key)
     if entry is None:
         if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
             attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
-            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), tuple(parts), ctx.as4))
+            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), tuple(parts), ctx.as4, ctx.ibgp))
         else:
             attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
-        entry = (attrs, plain_fault, seen)
+        entry = (attrs, strongest_fault(plain_fault, fault), seen)
         if len(_CACHE) >= INTERN_CACHE_SIZE:
             del _CACHE[next(iter(_CACHE))]
         _CACHE[key] = entry
-    attrs, plain_fault, seen = entry
-    fault = strongest_fault(plain_fault, fault)
+    return entry, mp_spans
 
+
+def decode_path_attributes(
+    data: bytes | memoryview, ctx: WireContext, *, has_nlri: bool = False
+) -> tuple[PathAttributes, MpReach | None, MpUnreach | None, UpdateFault | None]:
+    """Decode a Path Attributes field. Raises only `WireError`; RFC 7606 outcomes come back as the fault.
+
+    `has_nlri` says the UPDATE carries IPv4 NLRI in its classic field, which makes ORIGIN, AS_PATH and
+    NEXT_HOP mandatory; MP_REACH_NLRI with prefixes makes ORIGIN and AS_PATH mandatory (RFC 4760 section 3,
+    RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object.
+    """
+    buf = bytes(data)
+    fast_key = (ctx.as4, ctx.ibgp, (buf,))
+    entry = _CACHE.get(fast_key)  # seen before, and it held no MP attribute: nothing left to scan
+    mp_spans: list[tuple[int, int, int, int]] = []
+    if entry is None:
+        entry, mp_spans = _scan_and_decode(buf, ctx)
+    attrs, fault, seen = entry
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
     for flags, code, start, end in mp_spans:
@@ -334,7 +376,9 @@ def decode_path_attributes(
     reach_nlri = mp_reach is not None and bool(mp_reach.nlri or mp_reach.raw_nlri)
     if has_nlri or reach_nlri:
         # RFC 7606 section 3 d: a missing well-known mandatory attribute -> treat-as-withdraw.
-        required = [AttrCode.ORIGIN, AttrCode.AS_PATH] + ([AttrCode.NEXT_HOP] if has_nlri else [])
+        # RFC 8205 section 3: with BGPsec_PATH (type 33) present, AS_PATH is legitimately absent.
+        as_path = [] if seen & (1 << _BGPSEC_PATH) else [AttrCode.AS_PATH]
+        required = [AttrCode.ORIGIN, *as_path] + ([AttrCode.NEXT_HOP] if has_nlri else [])
         for code in required:
             if not seen & (1 << code):
                 missing = _fault(
@@ -426,14 +470,15 @@ def encode_path_attributes(
     With `exact` (the default) a decoded, unmodified set is written back as received (see module
     docstring); `exact=False` always writes the canonical form (what the update packer sends).
     """
-    reach = _header(mp_reach.flags & 0xF0, 14, encode_mp_reach(mp_reach, ctx)) if mp_reach else None
-    unreach = _header(mp_unreach.flags & 0xF0, 15, encode_mp_unreach(mp_unreach, ctx)) if mp_unreach else None
+    reach = _header(mp_reach.flags & 0xFF, 14, encode_mp_reach(mp_reach, ctx)) if mp_reach else None
+    unreach = _header(mp_unreach.flags & 0xFF, 15, encode_mp_unreach(mp_unreach, ctx)) if mp_unreach else None
     image = attrs.wire if attrs is not None else None
     if (
         exact
         and attrs is not None
         and image is not None
         and image.as4 == ctx.as4
+        and image.ibgp == ctx.ibgp
         and _semantic(attrs) == image.semantic
     ):
         out: list[bytes] = []

@@ -40,10 +40,21 @@ def _u32(value: bytes, name: str) -> int:
     return int(_U32.unpack(value)[0])
 
 
+_ADDRESSES: dict[bytes, ipaddress.IPv4Address] = {}
+"""Shared address objects: a table has few distinct NEXT_HOPs, and building one costs more than a lookup."""
+
+
 def _ipv4(value: bytes, name: str) -> ipaddress.IPv4Address:
-    if len(value) != 4:
-        raise MalformedAttribute(f"{name} length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
-    return ipaddress.IPv4Address(value)
+    address = _ADDRESSES.get(value)
+    if address is None:
+        if len(value) != 4:
+            raise MalformedAttribute(
+                f"{name} length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR
+            )
+        if len(_ADDRESSES) >= 4096:
+            _ADDRESSES.clear()
+        address = _ADDRESSES[value] = ipaddress.IPv4Address(value)
+    return address
 
 
 _ORIGINS = tuple(Origin)
@@ -59,10 +70,7 @@ def _dec_origin(value: bytes, ctx: WireContext) -> object:
 
 
 def _dec_as_path(value: bytes, ctx: WireContext) -> object:
-    try:
-        return decode_as_path(value, four_octet=ctx.as4)
-    except MalformedAttribute as exc:
-        raise MalformedAttribute(exc.reason, UpdateSubcode.MALFORMED_AS_PATH) from None
+    return decode_as_path(value, four_octet=ctx.as4)
 
 
 def _dec_as4_path(value: bytes, ctx: WireContext) -> object:

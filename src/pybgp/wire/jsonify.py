@@ -31,6 +31,7 @@ from pybgp.wire.constants import (
 from pybgp.wire.errors import UpdateFault
 from pybgp.wire.messages import Keepalive, Message, Notification, Open, RouteRefresh, Update
 from pybgp.wire.nlri import Prefix
+from pybgp.wire.notification import parse_shutdown
 
 JsonDict = dict[str, Any]
 
@@ -234,16 +235,11 @@ def _capability_to_json(cap: object) -> JsonDict:
 
 
 def _open_to_json(msg: Open) -> JsonDict:
-    asn = msg.my_as
-    try:
-        asn = int(getattr(msg, "asn", msg.my_as))
-    except (TypeError, ValueError):  # a property the codec adds; never trust it to exist
-        asn = msg.my_as
     return {
         "type": "OPEN",
         "version": msg.version,
         "my_as": msg.my_as,
-        "asn": asn,
+        "asn": msg.asn,  # the real ASN: the RFC 6793 capability's when my_as is AS_TRANS
         "hold_time": msg.hold_time,
         "bgp_id": str(msg.bgp_id),
         "capabilities": [_capability_to_json(c) for c in msg.capabilities],
@@ -252,23 +248,10 @@ def _open_to_json(msg: Open) -> JsonDict:
 
 
 def _shutdown_text(msg: Notification) -> str | None:
-    """RFC 9003 shutdown communication on Cease/2 and Cease/4, via the codec when it provides it."""
+    """RFC 9003 shutdown communication on Cease/2 (shutdown) and Cease/4 (reset), else None."""
     if msg.code != NotificationCode.CEASE or msg.subcode not in (2, 4) or not msg.data:
         return None
-    try:
-        from pybgp.wire.notification import parse_shutdown
-    except ImportError:
-        length = msg.data[0]
-        if length + 1 != len(msg.data):
-            return None
-        try:
-            return msg.data[1:].decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    try:
-        return parse_shutdown(msg.data)
-    except Exception:  # a malformed communication is printed as hex only; never abort the listing
-        return None
+    return parse_shutdown(msg.data)
 
 
 def _notification_to_json(msg: Notification) -> JsonDict:
@@ -300,5 +283,9 @@ def message_to_json(msg: Message) -> JsonDict:
     if isinstance(msg, Keepalive):
         return {"type": "KEEPALIVE"}
     if isinstance(msg, RouteRefresh):
-        return {"type": "ROUTE-REFRESH", "afi": msg.afi, "safi": msg.safi, "subtype": msg.subtype}
+        out: JsonDict = {"type": "ROUTE-REFRESH", "afi": msg.afi, "safi": msg.safi, "subtype": msg.subtype}
+        orf = getattr(msg, "orf", b"")  # RFC 5291 entries, kept opaque by the codec
+        if orf:
+            out["orf"] = bytes(orf).hex()
+        return out
     raise TypeError(f"not a BGP message: {type(msg).__name__}")

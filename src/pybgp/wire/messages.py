@@ -54,7 +54,7 @@ from pybgp.wire.constants import (
 )
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import LocalUsageError, NotificationError, UpdateFault
-from pybgp.wire.nlri import Prefix, decode_prefixes, encode_prefixes
+from pybgp.wire.nlri import NlriImage, Prefix, decode_prefixes_exact, encode_nlri_field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +97,8 @@ class Update:
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
     fault: UpdateFault | None = None
+    withdrawn_image: NlriImage | None = field(default=None, compare=False, repr=False)
+    nlri_image: NlriImage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,11 +118,15 @@ class Keepalive:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RouteRefresh:
-    """ROUTE-REFRESH (RFC 2918), with the RFC 7313 subtype in the former reserved octet."""
+    """ROUTE-REFRESH (RFC 2918), with the RFC 7313 subtype in the former reserved octet.
+
+    `orf` holds the RFC 5291 Outbound Route Filter entries that may follow a normal (subtype 0) request,
+    kept opaque: pybgp does not advertise the ORF capability, but captures carry them."""
 
     afi: int
     safi: int
     subtype: int = 0
+    orf: bytes = b""
 
 
 Message = Open | Update | Notification | Keepalive | RouteRefresh
@@ -172,8 +178,9 @@ def decode_message(data: bytes | memoryview, ctx: WireContext) -> Message:
         return _decode_open(buf)
     if mtype == MessageType.NOTIFICATION:
         return Notification(code=buf[19], subcode=buf[20], data=buf[21:])
-    if length != 23:
-        # RFC 7313 section 5: a ROUTE-REFRESH of the wrong length; the data is the whole message.
+    if length < 23 or (length != 23 and buf[HEADER_LEN + 2] in (1, 2)):
+        # RFC 7313 section 5: a BoRR/EoRR (or any ROUTE-REFRESH too short to hold AFI/SAFI) of the
+        # wrong length; the data is the whole message. A longer normal request carries ORF entries.
         raise NotificationError(
             NotificationCode.ROUTE_REFRESH_MESSAGE_ERROR,
             RouteRefreshErrorSubcode.INVALID_MESSAGE_LENGTH,
@@ -181,7 +188,7 @@ def decode_message(data: bytes | memoryview, ctx: WireContext) -> Message:
             "ROUTE-REFRESH length is not 23",
         )
     afi, subtype, safi = ROUTE_REFRESH.unpack_from(buf, HEADER_LEN)
-    return RouteRefresh(afi=afi, safi=safi, subtype=subtype)
+    return RouteRefresh(afi=afi, safi=safi, subtype=subtype, orf=buf[23:])
 
 
 def _decode_open(buf: bytes) -> Open:
@@ -244,18 +251,11 @@ def _decode_update(buf: bytes, ctx: WireContext) -> Update:
     astart = wstart + wlen + 2
     if astart + alen > end:
         raise NotificationError(3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="path attributes overrun")
-    withdrawn = (
-        decode_prefixes(buf[wstart : wstart + wlen], Afi.IPV4, addpath=_V4_UNICAST in ctx.addpath_rx)
-        if wlen
-        else ()
-    )
-    nlri = (
-        decode_prefixes(buf[astart + alen :], Afi.IPV4, addpath=_V4_UNICAST in ctx.addpath_rx)
-        if astart + alen < end
-        else ()
-    )
+    addpath = _V4_UNICAST in ctx.addpath_rx
+    withdrawn, w_image = decode_prefixes_exact(buf[wstart : wstart + wlen], Afi.IPV4, addpath=addpath)
+    nlri, n_image = decode_prefixes_exact(buf[astart + alen :], Afi.IPV4, addpath=addpath)
     if not alen and not nlri:
-        return Update(withdrawn=withdrawn)
+        return Update(withdrawn=withdrawn, withdrawn_image=w_image)
     attrs, mp_reach, mp_unreach, fault = decode_path_attributes(
         buf[astart : astart + alen], ctx, has_nlri=bool(nlri)
     )
@@ -266,6 +266,8 @@ def _decode_update(buf: bytes, ctx: WireContext) -> Update:
         mp_reach=mp_reach,
         mp_unreach=mp_unreach,
         fault=fault,
+        withdrawn_image=w_image,
+        nlri_image=n_image,
     )
 
 
@@ -306,17 +308,21 @@ def _encode_params(msg: Open) -> bytes:
 
 def encode_message(msg: Message, ctx: WireContext) -> bytes:
     """Encode one message, header included. Never mutates `msg`; raises `LocalUsageError` for values
-    that cannot be put on the wire (out of range, too long for the negotiated maximum)."""
+    that cannot be put on the wire (out of range, too long for the negotiated maximum).
+
+    A decoded, unmodified UPDATE re-encodes byte for byte, received quirks included (flags, attribute
+    order, discarded attributes). To send routes to another peer use `packing.encode_updates` (always
+    canonical) or pass the attributes through `attributes.for_readvertisement` first."""
     match msg:
         case Update():
             addpath = _V4_UNICAST in ctx.addpath_tx
-            withdrawn = encode_prefixes(msg.withdrawn, addpath=addpath)
+            withdrawn = encode_nlri_field(msg.withdrawn, msg.withdrawn_image, addpath=addpath)
             attrs = b""
             if msg.attributes is not None or msg.mp_reach is not None or msg.mp_unreach is not None:
                 attrs = encode_path_attributes(msg.attributes, ctx, msg.mp_reach, msg.mp_unreach)
             if len(withdrawn) > 0xFFFF or len(attrs) > 0xFFFF:
                 raise LocalUsageError("UPDATE field longer than 65535 octets")
-            nlri = encode_prefixes(msg.nlri, addpath=addpath)
+            nlri = encode_nlri_field(msg.nlri, msg.nlri_image, addpath=addpath)
             body = U16.pack(len(withdrawn)) + withdrawn + U16.pack(len(attrs)) + attrs + nlri
             return _frame(MessageType.UPDATE, body, ctx)
         case Keepalive():
@@ -333,7 +339,8 @@ def encode_message(msg: Message, ctx: WireContext) -> bytes:
         case RouteRefresh():
             if not (0 <= msg.afi <= 0xFFFF and 0 <= msg.safi <= 255 and 0 <= msg.subtype <= 255):
                 raise LocalUsageError(f"ROUTE-REFRESH field out of range: {msg!r}")
-            return _frame(MessageType.ROUTE_REFRESH, ROUTE_REFRESH.pack(msg.afi, msg.subtype, msg.safi), ctx)
+            body = ROUTE_REFRESH.pack(msg.afi, msg.subtype, msg.safi) + msg.orf
+            return _frame(MessageType.ROUTE_REFRESH, body, ctx)
     raise LocalUsageError(f"not a BGP message: {msg!r}")
 
 

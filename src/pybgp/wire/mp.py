@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pybgp.wire.constants import Afi, AttrFlag, NotificationCode, Safi, UpdateSubcode
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import LocalUsageError, MalformedAttribute, NotificationError
-from pybgp.wire.nlri import Prefix, decode_prefixes, encode_prefixes
+from pybgp.wire.nlri import NlriImage, Prefix, decode_prefixes_exact, encode_nlri_field
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -56,6 +56,7 @@ class MpReach:
     raw_nlri: bytes = b""
     reserved: int = 0
     flags: int = field(default=int(_MP_FLAGS), compare=False, repr=False)
+    nlri_image: NlriImage | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +68,7 @@ class MpUnreach:
     nlri: tuple[Prefix, ...] = ()
     raw_nlri: bytes = b""
     flags: int = field(default=int(_MP_FLAGS), compare=False, repr=False)
+    nlri_image: NlriImage | None = field(default=None, compare=False, repr=False)
 
 
 def _reset(reason: str) -> NotificationError:
@@ -107,14 +109,22 @@ def decode_mp_reach(value: bytes, ctx: WireContext, flags: int) -> tuple[MpReach
         return MpReach(
             afi=afi, safi=safi, raw_next_hop=raw_nh, raw_nlri=nlri_bytes, reserved=reserved, flags=flags
         ), None
-    nlri = decode_prefixes(nlri_bytes, family_afi, addpath=(afi, safi) in ctx.addpath_rx)
+    nlri, image = decode_prefixes_exact(nlri_bytes, family_afi, addpath=(afi, safi) in ctx.addpath_rx)
     hops = _next_hops(family_afi, raw_nh)
+    fault = None
     if hops is None:
         fault = MalformedAttribute(f"MP_REACH_NLRI next hop length {nhlen} invalid for AFI {afi}")
-        return MpReach(
-            afi=afi, safi=safi, raw_next_hop=raw_nh, nlri=nlri, reserved=reserved, flags=flags
-        ), fault
-    return MpReach(afi=afi, safi=safi, next_hops=hops, nlri=nlri, reserved=reserved, flags=flags), None
+    reach = MpReach(
+        afi=afi,
+        safi=safi,
+        next_hops=hops or (),
+        nlri=nlri,
+        raw_next_hop=raw_nh if hops is None else b"",
+        reserved=reserved,
+        flags=flags,
+        nlri_image=image,
+    )
+    return reach, fault
 
 
 def decode_mp_unreach(value: bytes, ctx: WireContext, flags: int) -> MpUnreach:
@@ -126,8 +136,8 @@ def decode_mp_unreach(value: bytes, ctx: WireContext, flags: int) -> MpUnreach:
     family_afi = UNICAST_FAMILIES.get((afi, safi))
     if family_afi is None:
         return MpUnreach(afi=afi, safi=safi, raw_nlri=value[3:], flags=flags)
-    nlri = decode_prefixes(value[3:], family_afi, addpath=(afi, safi) in ctx.addpath_rx)
-    return MpUnreach(afi=afi, safi=safi, nlri=nlri, flags=flags)
+    nlri, image = decode_prefixes_exact(value[3:], family_afi, addpath=(afi, safi) in ctx.addpath_rx)
+    return MpUnreach(afi=afi, safi=safi, nlri=nlri, flags=flags, nlri_image=image)
 
 
 def _family_prefix(afi: int, safi: int) -> bytes:
@@ -145,7 +155,7 @@ def encode_mp_reach(mp: MpReach, ctx: WireContext) -> bytes:
     if len(raw_nh) > 255:
         raise LocalUsageError("MP_REACH_NLRI next hop longer than 255 octets")
     if mp.nlri:
-        nlri = encode_prefixes(mp.nlri, addpath=(mp.afi, mp.safi) in ctx.addpath_tx)
+        nlri = encode_nlri_field(mp.nlri, mp.nlri_image, addpath=(mp.afi, mp.safi) in ctx.addpath_tx)
     else:
         nlri = mp.raw_nlri
     return (
@@ -156,7 +166,7 @@ def encode_mp_reach(mp: MpReach, ctx: WireContext) -> bytes:
 def encode_mp_unreach(mp: MpUnreach, ctx: WireContext) -> bytes:
     """The MP_UNREACH_NLRI value (without the attribute header)."""
     if mp.nlri:
-        nlri = encode_prefixes(mp.nlri, addpath=(mp.afi, mp.safi) in ctx.addpath_tx)
+        nlri = encode_nlri_field(mp.nlri, mp.nlri_image, addpath=(mp.afi, mp.safi) in ctx.addpath_tx)
     else:
         nlri = mp.raw_nlri
     return _family_prefix(mp.afi, mp.safi) + nlri

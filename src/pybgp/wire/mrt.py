@@ -430,13 +430,25 @@ def _addr_len(afi: int) -> int:
     raise _Damage(f"unknown address family {afi}")
 
 
+_ADDRESSES: dict[bytes, IPAddress] = {}
+
+
 def _address(data: memoryview | bytes, afi: int) -> IPAddress:
+    """Peer and local addresses repeat on every record: build each address object once (bounded)."""
     raw = bytes(data)
+    found = _ADDRESSES.get(raw)
+    if found is not None and (afi == Afi.IPV4) == (found.version == 4):
+        return found
     if afi == Afi.IPV4 and len(raw) == 4:
-        return ipaddress.IPv4Address(raw)
-    if len(raw) == 16:
-        return ipaddress.IPv6Address(raw)
-    raise _Damage("address runs past the record")
+        address: IPAddress = ipaddress.IPv4Address(raw)
+    elif len(raw) == 16:
+        address = ipaddress.IPv6Address(raw)
+    else:
+        raise _Damage("address runs past the record")
+    if len(_ADDRESSES) >= 4096:
+        _ADDRESSES.clear()
+    _ADDRESSES[raw] = address
+    return address
 
 
 def _prefix(afi: Afi, bits: int, data: memoryview | bytes) -> Prefix:

@@ -14,8 +14,9 @@ NLRI encoding (RFC 4271 section 4.3, RFC 7911 section 3 with ADD-PATH):
     |   Prefix (variable)       |   ceil(Length / 8) octets, trailing bits irrelevant
     +---------------------------+
 
-Trailing bits beyond Length are "irrelevant" (RFC 4271 section 4.3): the decoder masks them off, so a
-prefix sent with host bits set re-encodes with them cleared (the one documented normalisation here).
+Trailing bits beyond Length are "irrelevant" (RFC 4271 section 4.3): the decoder masks them off, so every
+`Prefix` has host bits zero; the received bytes are kept aside (`NlriImage`) only when they differed, so
+that an unmodified message still re-encodes byte for byte.
 """
 
 from __future__ import annotations
@@ -87,9 +88,20 @@ def _invalid(reason: str) -> NotificationError:
     )
 
 
-def decode_prefixes(data: bytes | memoryview, afi: Afi, *, addpath: bool = False) -> tuple[Prefix, ...]:
+class NlriImage(NamedTuple):
+    """A prefix run and the bytes it was decoded from, kept only when those bytes were not canonical
+    (host bits set), so a capture re-encodes exactly. Used only while `prefixes` is the very tuple."""
+
+    prefixes: tuple[Prefix, ...]
+    raw: bytes
+
+
+def decode_prefixes_exact(
+    data: bytes | memoryview, afi: Afi, *, addpath: bool = False
+) -> tuple[tuple[Prefix, ...], NlriImage | None]:
     """Decode a run of IPv4 or IPv6 unicast NLRI; raise `NotificationError` (3/10) if malformed.
 
+    Also returns an `NlriImage` when some prefix had host bits set (None otherwise, the usual case).
     The hot loop of a full-table load: one bytes copy, integer indexing, one tuple per prefix.
     """
     buf = bytes(data)
@@ -102,6 +114,7 @@ def decode_prefixes(data: bytes | memoryview, afi: Afi, *, addpath: bool = False
     append = out.append
     i = 0
     path_id = 0
+    canonical = True
     while i < n:
         if addpath:
             if i + 5 > n:
@@ -116,10 +129,19 @@ def decode_prefixes(data: bytes | memoryview, afi: Afi, *, addpath: bool = False
         j = i + nbytes
         if j > n:
             raise _invalid("prefix overruns the NLRI field")
-        network = (from_bytes(buf[i:j], "big") << shifts[nbytes]) & masks[plen]
+        value = from_bytes(buf[i:j], "big") << shifts[nbytes]
+        network = value & masks[plen]
+        if network != value:
+            canonical = False
         append(_new_prefix(Prefix, (afi, network, plen, path_id)))
         i = j
-    return tuple(out)
+    prefixes = tuple(out)
+    return prefixes, None if canonical else NlriImage(prefixes, buf)
+
+
+def decode_prefixes(data: bytes | memoryview, afi: Afi, *, addpath: bool = False) -> tuple[Prefix, ...]:
+    """Decode a run of IPv4 or IPv6 unicast NLRI; raise `NotificationError` (3/10) if malformed."""
+    return decode_prefixes_exact(data, afi, addpath=addpath)[0]
 
 
 def encode_prefix(prefix: Prefix, *, addpath: bool = False) -> bytes:
@@ -140,3 +162,10 @@ def encode_prefix(prefix: Prefix, *, addpath: bool = False) -> bytes:
 def encode_prefixes(prefixes: tuple[Prefix, ...] | list[Prefix], *, addpath: bool = False) -> bytes:
     """Encode a run of prefixes back to back (the inverse of `decode_prefixes`)."""
     return b"".join([encode_prefix(p, addpath=addpath) for p in prefixes])
+
+
+def encode_nlri_field(prefixes: tuple[Prefix, ...], image: NlriImage | None, *, addpath: bool) -> bytes:
+    """The received bytes when `prefixes` is still the decoded tuple, else the canonical encoding."""
+    if image is not None and image.prefixes is prefixes:
+        return image.raw
+    return encode_prefixes(prefixes, addpath=addpath)

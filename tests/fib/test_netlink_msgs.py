@@ -8,7 +8,7 @@ import struct
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pybgp.fib.nlmsgs import (
+from pybgp.fib.netlink_msgs import (
     NLM_F_ACK_TLVS,
     NLM_F_CAPPED,
     NLMSG_ERROR,
@@ -50,6 +50,15 @@ def test_route_nhid_matches_pyroute2() -> None:
     assert back.get_attr("RTA_NH_ID") == 4711
     parsed = parse_route(memoryview(ours))
     assert parsed is not None and parsed.nh_id == 4711 and parsed.dst_len == 24 and parsed.table == 254
+
+
+def test_ipv6_route_nhid_matches_pyroute2() -> None:
+    msg = rtmsg_nh()
+    msg["family"], msg["dst_len"], msg["table"], msg["proto"], msg["type"] = socket.AF_INET6, 64, 254, 186, 1
+    msg["attrs"] = [("RTA_TABLE", 254), ("RTA_DST", "2001:db8:ff::"), ("RTA_PRIORITY", 32), ("RTA_NH_ID", 9)]
+    dst = socket.inet_pton(socket.AF_INET6, "2001:db8:ff::")
+    ours = encode_route_nhid(4, socket.AF_INET6, dst, 64, 254, 186, 32, 9)
+    assert ours == pyroute2_bytes(msg, RTM_NEWROUTE, 4)
 
 
 def test_route_table_above_255_uses_rta_table() -> None:

@@ -3,7 +3,7 @@
 Owns: opening NETLINK_ROUTE sockets (in a namespace via setns(2) on a short-lived helper thread, so
 the calling process and its other threads never change namespace), big send/receive buffers,
 extended acks, sending many requests per sendmsg with only failures acked plus one closing NOOP ack,
-and dumps. Never does: interpret routes (see `nlmsgs`) or touch asyncio (the watcher does that).
+and dumps. Never does: interpret routes (see `netlink_msgs`) or touch asyncio (the watcher does that).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Iterable
 
-from pybgp.fib.nlmsgs import (
+from pybgp.fib.netlink_msgs import (
     NLMSG_DONE,
     NLMSG_ERROR,
     NlError,

@@ -1,0 +1,218 @@
+"""Figure: decoding real MRT tables end to end, and pybgp's UPDATE decoder against ExaBGP's.
+
+Three measurements, each in its own child process pinned to one CPU (so peak RSS is its own and the
+"one core" target is honest):
+  1. full-table   testdata/mrt/bgpdump/test_data/updates.et-header.2015.gz: gunzip + MRT framing +
+                  BGP4MP_ET parsing + `decode_message` of 89,682 messages + flattening to 577,740
+                  per-prefix routes (577,706 distinct IPv4 prefixes), the `pybgpctl decode` path.
+  2. rib-excerpt  testdata/mrt/pyasn/rib.20140523.0600_firstMB.bz2: bunzip2 + TABLE_DUMP_V2 with a
+                  47-peer PEER_INDEX_TABLE, 259,037 RIB entries; the bz2 stream is cut, the reader
+                  must stop cleanly (reported as truncated=True).
+  3. like-for-like the UPDATE messages of (1), extracted beforehand (outside the timing), decoded by
+                  pybgp (`decode_message`, 4-octet-AS context) and by ExaBGP 5 (`Update.unpack_message`
+                  with a negotiated 4-octet-AS session: the call its reactor makes), each in a fresh
+                  process with a cold attribute cache. Ratio = ExaBGP seconds / pybgp seconds.
+
+Times are CPU seconds of the measuring process (`time.process_time`), so a machine shared with other
+work does not inflate them; wall-clock seconds are printed beside them.
+Targets (docs/performance.md, "Codec"): full table < 5 s on one core; >= 10x ExaBGP.
+
+Run: .venv/bin/python benchmarks/decode_table.py [--limit N] [--no-exabgp]
+  --limit N  only the first N MRT records of each file (the smoke test uses this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+TESTDATA = REPO.parent / "shared" / "testdata"
+FULL_TABLE = TESTDATA / "mrt/bgpdump/test_data/updates.et-header.2015.gz"
+RIB_EXCERPT = TESTDATA / "mrt/pyasn/rib.20140523.0600_firstMB.bz2"
+
+
+def _pin() -> None:
+    """Run on one CPU: the target is about one core, and the machine is shared."""
+    try:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
+    except (AttributeError, OSError):
+        pass  # not Linux: the figure is then "one process", which is still single-threaded Python
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+# -- workers (run in a child process) ---------------------------------------------------------------
+
+
+def work_mrt(path: str, limit: int) -> dict[str, Any]:
+    from pybgp.wire import mrt
+
+    _pin()
+    t0, c0 = time.perf_counter(), time.process_time()
+    reader = mrt.read_mrt(path)
+    records = routes = messages = errors = 0
+    for rec in reader:
+        records += 1
+        if isinstance(rec.body, mrt.Bgp4mpMessage):
+            messages += 1
+            errors += rec.body.message is None
+        for _route in mrt.record_routes(rec):
+            routes += 1
+        if limit and records >= limit:
+            break
+    seconds, wall = time.process_time() - c0, time.perf_counter() - t0
+    return {"records": records, "messages": messages, "routes": routes, "errors": errors,
+            "truncated": reader.truncated, "seconds": seconds, "wall": wall, "rss_mib": _peak_rss_mib()}
+
+
+def work_pybgp_updates(blob: str) -> dict[str, Any]:
+    from pybgp.wire.context import WireContext
+    from pybgp.wire.messages import Update, decode_message
+
+    data = Path(blob).read_bytes()
+    updates = _split(data)
+    _pin()
+    ctx = WireContext(as4=True, ibgp=True)  # the session is iBGP (LOCAL_PREF, route-reflector attrs)
+    t0, c0 = time.perf_counter(), time.process_time()
+    prefixes = 0
+    for raw in updates:
+        msg = decode_message(raw, ctx)
+        assert isinstance(msg, Update)
+        prefixes += len(msg.nlri) + len(msg.withdrawn)
+    seconds, wall = time.process_time() - c0, time.perf_counter() - t0
+    return {"updates": len(updates), "prefixes": prefixes, "seconds": seconds, "wall": wall,
+            "rss_mib": _peak_rss_mib()}
+
+
+def work_exabgp_updates(blob: str) -> dict[str, Any]:
+    from exabgp.bgp.message import Update
+    from exabgp.bgp.message.direction import Direction
+    from exabgp.configuration.check import _negotiated
+    from exabgp.configuration.configuration import Configuration
+    from exabgp.environment import getenv
+    from exabgp.logger import log
+
+    getenv()
+    log.silence()
+    conf = ("neighbor 127.0.0.1 { router-id 10.0.0.2; local-address 127.0.0.1; local-as 65533; "
+            "peer-as 65533; family { ipv4 unicast; ipv6 unicast; } }")
+    configuration = Configuration([conf], text=True)
+    configuration.reload()
+    negotiated = _negotiated(next(iter(configuration.neighbors.values())))
+    assert negotiated.asn4, "ExaBGP session must be 4-octet AS like the MRT _AS4 records"
+    data = Path(blob).read_bytes()
+    updates = _split(data)
+    _pin()
+    t0, c0 = time.perf_counter(), time.process_time()
+    prefixes = 0
+    for raw in updates:
+        update = Update.unpack_message(raw[19:], Direction.IN, negotiated)
+        prefixes += len(update.nlris)
+    seconds, wall = time.process_time() - c0, time.perf_counter() - t0
+    return {"updates": len(updates), "prefixes": prefixes, "seconds": seconds, "wall": wall,
+            "rss_mib": _peak_rss_mib()}
+
+
+def _split(data: bytes) -> list[bytes]:
+    out = []
+    pos = 0
+    while pos < len(data):
+        length = int.from_bytes(data[pos + 16 : pos + 18], "big")
+        out.append(data[pos : pos + length])
+        pos += length
+    return out
+
+
+def extract_updates(path: Path, limit: int, out: Path) -> int:
+    """The raw UPDATE messages (4-octet-AS records) of an MRT file, back to back, for (3)."""
+    from pybgp.wire import mrt
+
+    reader = mrt.read_mrt(path, decode_messages=False)
+    n = records = 0
+    with open(out, "wb") as f:
+        for rec in reader:
+            records += 1
+            body = rec.body
+            if isinstance(body, mrt.Bgp4mpMessage) and body.context.as4 and body.raw[18:19] == b"\x02":
+                f.write(body.raw)
+                n += 1
+            if limit and records >= limit:
+                break
+    return n
+
+
+# -- driver ----------------------------------------------------------------------------------------
+
+
+def child(worker: str, *args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, "--worker", worker, *args], capture_output=True,
+                          text=True, timeout=1800, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{worker} failed:\n{done.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--limit", type=int, default=0, help="only the first N MRT records of each file")
+    p.add_argument("--no-exabgp", action="store_true", help="skip the ExaBGP anchor")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.worker:
+        fn = {"mrt": lambda: work_mrt(a.args[0], int(a.args[1])),
+              "pybgp": lambda: work_pybgp_updates(a.args[0]),
+              "exabgp": lambda: work_exabgp_updates(a.args[0])}[a.worker]
+        print(json.dumps(fn()))
+        return 0
+    if not FULL_TABLE.exists():
+        print(f"test data not found at {TESTDATA}", file=sys.stderr)
+        return 1
+
+    full = child("mrt", str(FULL_TABLE), str(a.limit))
+    rate = float(full["routes"]) / float(full["seconds"])
+    print(f"full table   {FULL_TABLE.name}: {full['routes']:,} prefixes in {full['messages']:,} UPDATE/BGP "
+          f"messages, {float(full['seconds']):.2f} CPU s on one core ({float(full['wall']):.2f} s wall) "
+          f"= {rate:,.0f} prefixes/s, "
+          f"peak RSS {float(full['rss_mib']):.0f} MiB, decode errors {full['errors']}")
+    rib = child("mrt", str(RIB_EXCERPT), str(a.limit))
+    rib_rate = float(rib["routes"]) / float(rib["seconds"])
+    print(f"rib excerpt  {RIB_EXCERPT.name}: {rib['routes']:,} RIB entries in {rib['records']:,} records, "
+          f"{float(rib['seconds']):.2f} CPU s ({float(rib['wall']):.2f} s wall) = {rib_rate:,.0f} entries/s, "
+          f"peak RSS {float(rib['rss_mib']):.0f} MiB, stopped cleanly: truncated={rib['truncated']}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        blob = Path(tmp) / "updates.bin"
+        n = extract_updates(FULL_TABLE, a.limit, blob)
+        ours = child("pybgp", str(blob))
+        ours_rate = float(ours["prefixes"]) / float(ours["seconds"])
+        print(f"like-for-like pybgp  decode_message: {n:,} UPDATEs, {ours['prefixes']:,} prefixes, "
+              f"{float(ours['seconds']):.2f} CPU s = {ours_rate:,.0f} prefixes/s, "
+              f"peak RSS {float(ours['rss_mib']):.0f} MiB")
+        if a.no_exabgp:
+            return 0
+        exa = child("exabgp", str(blob))
+        exa_rate = float(exa["prefixes"]) / float(exa["seconds"])
+        print(f"like-for-like ExaBGP Update.unpack_message: {exa['prefixes']:,} prefixes, "
+              f"{float(exa['seconds']):.2f} CPU s = {exa_rate:,.0f} prefixes/s, "
+              f"peak RSS {float(exa['rss_mib']):.0f} MiB")
+        ratio = float(exa["seconds"]) / float(ours["seconds"])
+        print(f"ratio: pybgp is {ratio:.1f}x ExaBGP on the same UPDATE bytes (target >= 10x); "
+              f"full table target < 5 s: {'met' if float(full['seconds']) < 5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Figure: seconds for a pybgp session to receive 100k prefixes, one prefix per UPDATE, unique attributes.
+
+The LAB-NOTES worst case for a speaker (every UPDATE carries one prefix and its own attribute set, so
+nothing is shared or interned). Two `pybgp.aio.peer.Peer`s on loopback in one process: the sender
+writes the pre-encoded UPDATEs in batches, honouring `writable`/`drain()`; the receiver's handler
+counts prefixes. Timed from the first write to the last prefix handed to the handler, with the
+process CPU time. Anchor, same stream, same run: a bare asyncio socket whose protocol does only
+`MessageFramer.feed` + `decode_message` (the codec floor, no FSM, no timers, no handler), so the
+difference is what the session layer costs. (BIRD's figure for the same load, from LAB-NOTES.md,
+is 2.6 s for 100k x 2 sessions; it is not re-measured here.)
+
+Run: .venv/bin/python benchmarks/session_ingest.py [--prefixes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import time
+
+from pybgp.aio.listener import Listener
+from pybgp.aio.peer import Peer
+from pybgp.fsm.config import PeerSettings
+from pybgp.fsm.states import State
+from pybgp.wire.attributes import AsPathSegment, PathAttributes, clear_intern_cache
+from pybgp.wire.constants import Afi, AsPathSegmentType, Origin
+from pybgp.wire.context import WireContext
+from pybgp.wire.framing import MessageFramer
+from pybgp.wire.messages import Notification, RouteRefresh, Update, decode_message
+from pybgp.wire.nlri import Prefix
+from pybgp.wire.packing import encode_updates
+
+BATCH = 2000
+
+
+def build(prefixes: int, ctx: WireContext) -> list[bytes]:
+    out: list[bytes] = []
+    for i in range(prefixes):
+        attrs = PathAttributes(
+            origin=Origin.IGP,
+            as_path=(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, (65001, 64512 + i % 1000)),),
+            next_hop=ipaddress.IPv4Address("127.0.0.2"),
+            med=i,
+        )
+        prefix = Prefix(Afi.IPV4, (10 << 24) + (i << 8), 24)
+        out.extend(encode_updates(ctx, attributes=attrs, announced=[prefix]))
+    return out
+
+
+class Counter:
+    def __init__(self, target: int) -> None:
+        self.count = 0
+        self.target = target
+        self.done = asyncio.Event()
+
+    def on_established(self, peer: Peer) -> None:
+        pass  # only counting prefixes
+
+    def on_update(self, peer: Peer, update: Update) -> None:
+        self.count += len(update.nlri)
+        if self.count >= self.target:
+            self.done.set()
+
+    def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None:
+        print("down:", reason)
+
+    def on_route_refresh(self, peer: Peer, msg: RouteRefresh) -> None:
+        pass  # not used
+
+
+async def via_peers(messages: list[bytes], prefixes: int) -> tuple[float, float]:
+    async with Listener(addresses=("127.0.0.1",), port=0) as lst:
+        common = {"hold_time": 90, "connect_retry_time": 1.0}
+        recv = Counter(prefixes)
+        b = Peer(
+            PeerSettings(
+                local_as=65002,
+                remote_as=65001,
+                router_id=ipaddress.IPv4Address("10.0.0.2"),
+                remote_address=ipaddress.IPv4Address("127.0.0.2"),
+                passive=True,
+                **common,  # type: ignore[arg-type]
+            ),
+            recv,
+        )
+        a = Peer(
+            PeerSettings(
+                local_as=65001,
+                remote_as=65002,
+                router_id=ipaddress.IPv4Address("10.0.0.1"),
+                remote_address=ipaddress.IPv4Address("127.0.0.1"),
+                local_address=ipaddress.IPv4Address("127.0.0.2"),
+                port=lst.port,
+                **common,  # type: ignore[arg-type]
+            ),
+            Counter(0),
+        )
+        lst.add_peer(b)
+        b.start()
+        a.start()
+        await a.wait_state(State.ESTABLISHED, 10)
+        await b.wait_state(State.ESTABLISHED, 10)
+        clear_intern_cache()
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(messages), BATCH):
+            a.send_messages(messages[i : i + BATCH])
+            if not a.writable:
+                await a.drain()
+        await asyncio.wait_for(recv.done.wait(), 300)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+        await a.stop()
+        await b.stop()
+        return elapsed, cpu
+
+
+class _Floor(asyncio.Protocol):
+    def __init__(self, ctx: WireContext, target: int, done: asyncio.Event) -> None:
+        self.framer = MessageFramer()
+        self.ctx = ctx
+        self.count = 0
+        self.target = target
+        self.done = done
+
+    def data_received(self, data: bytes) -> None:
+        for frame in self.framer.feed(data):
+            msg = decode_message(frame, self.ctx)
+            if isinstance(msg, Update):
+                self.count += len(msg.nlri)
+        if self.count >= self.target:
+            self.done.set()
+
+
+async def floor(messages: list[bytes], prefixes: int, ctx: WireContext) -> tuple[float, float]:
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    server = await loop.create_server(lambda: _Floor(ctx, prefixes, done), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    clear_intern_cache()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(messages), BATCH):
+        writer.write(b"".join(messages[i : i + BATCH]))
+        await writer.drain()
+    await asyncio.wait_for(done.wait(), 300)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    writer.close()
+    server.close()
+    return elapsed, cpu
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--prefixes", type=int, default=100_000)
+    args = parser.parse_args()
+    ctx = WireContext(as4=True, ibgp=False)
+    messages = build(args.prefixes, ctx)
+    size = sum(map(len, messages))
+    print(
+        f"{args.prefixes:,} prefixes, one per UPDATE, unique attributes: "
+        f"{len(messages):,} messages, {size:,} bytes"
+    )
+    el, cpu = await via_peers(messages, args.prefixes)
+    print(
+        f"pybgp Peer -> Peer (FSM, hold timer, handler): {el:.2f} s, CPU {cpu:.2f} s, "
+        f"{args.prefixes / el:,.0f} prefixes/s"
+    )
+    el2, cpu2 = await floor(messages, args.prefixes, ctx)
+    print(
+        f"anchor: bare socket + MessageFramer + decode_message: {el2:.2f} s, CPU {cpu2:.2f} s, "
+        f"{args.prefixes / el2:,.0f} prefixes/s"
+    )
+    print(f"session layer overhead: {100 * (el / el2 - 1):.0f} % wall time")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
