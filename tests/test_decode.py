@@ -200,3 +200,15 @@ def test_usage_errors_return_a_status(capsys: pytest.CaptureFixture[str], tmp_pa
     capsys.readouterr()
     assert main(["--summary", "--json", str(f)]) == 0  # pybgpctl --json forces JSON lines
     assert json.loads(capsys.readouterr().out) == {"type": "KEEPALIVE"}
+
+
+def test_ipv6_mp_reach_and_opaque_families(testdata: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, lines, _ = run(capsys, testdata / "pcap/bgp/packetlife/BGP_MP_NLRI.cap")
+    assert rc == 0
+    reach = [line["mp_reach"] for line in lines if "mp_reach" in line]
+    assert {"afi": 2, "safi": 1, "next_hops": ["2001:db8::2", "fe80::c002:bff:fe7e:0"],
+            "nlri": ["2001:db8:2:2::/64", "2001:db8:2:1::/64", "2001:db8:2::/64"]} in reach
+    assert lines[0]["src"].startswith("[2001:db8::")  # type: ignore[union-attr]
+    rc, lines, _ = run(capsys, testdata / "pcap/bgp/networklessons/vxlan-mp-bgp-evpn-update-type-5.pcapng")
+    evpn = [line["mp_reach"] for line in lines if "mp_reach" in line]
+    assert rc == 0 and evpn and all(r["afi"] == 25 and r["raw_nlri"] for r in evpn)  # type: ignore[index]

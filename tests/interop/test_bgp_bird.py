@@ -52,6 +52,10 @@ protocol bgp ll6 from common {
   local fe80::2 as 65002; neighbor fe80::1 as 65001; interface "eth2";
   ipv6 { import all; export filter out_attrs; };
 }
+protocol bgp holdcut from common {
+  local 10.3.0.2; neighbor 10.3.0.1 as 65001; hold time 3;
+  ipv4 { import none; export none; };
+}
 protocol bgp md5ok from common {
   local 10.0.0.12; neighbor 10.0.0.11 as 65001; password "s3cret";
   ipv4 { import none; export none; };
@@ -113,6 +117,7 @@ AGENT_CONF = {
             announce=[{"prefix": "2001:db8:30::/48", "next_hop": "fd00::1", "communities": [[65001, 6]]}],
         ),
         peer("ll6", "fe80::1", "fe80::2", families=[[2, 1]], interface="eth2"),
+        peer("holdcut", "10.3.0.1", "10.3.0.2", hold_time=3),
         peer("md5ok", "10.0.0.11", "10.0.0.12", md5_password="s3cret"),
         peer("md5bad", "10.0.0.21", "10.0.0.22", md5_password="wrong"),
         peer("badas", "10.0.0.31", "10.0.0.32", remote_as=65099),
@@ -155,7 +160,7 @@ while True:
 
 
 @pytest.fixture(scope="module")
-def fabric() -> Iterator[tuple[Any, Any, AgentProc, Any]]:
+def fabric() -> Iterator[tuple[Any, Any, Any, Any, Any]]:
     from pybgp.testing.drivers.bird import BirdDriver
     from pybgp.testing.lab import Lab
 
@@ -172,13 +177,14 @@ def fabric() -> Iterator[tuple[Any, Any, AgentProc, Any]]:
         lab.link(a, "eth1", r, "eth0", a_addrs=["10.9.0.1/24", "10.9.0.5/24"], b_addrs=["10.9.0.254/24"])
         lab.link(b, "eth1", r, "eth1", a_addrs=["10.9.1.2/24", "10.9.1.6/24"], b_addrs=["10.9.1.254/24"])
         lab.link(a, "eth2", b, "eth2", a_addrs=["fe80::1/64"], b_addrs=["fe80::2/64"])
+        lab.link(a, "eth3", b, "eth3", a_addrs=["10.3.0.1/24"], b_addrs=["10.3.0.2/24"])
         a.ip("route", "add", "10.9.1.0/24", "via", "10.9.0.254")
         b.ip("route", "add", "10.9.0.0/24", "via", "10.9.1.254")
         bird = BirdDriver(b, BIRD_CONF)
         bird.start()
         agent = agent_mod.start_agent(a, AGENT_CONF)
         try:
-            yield lab, bird, agent, b
+            yield lab, bird, agent, b, lab.find_link("a", "eth3")
         finally:
             agent.stop()
             bird.stop()
@@ -191,7 +197,7 @@ def established(agent: AgentProc, name: str, timeout: float = 20) -> dict[str, A
 
 
 def test_ipv4_and_ipv6_sessions_exchange_routes_with_attributes(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     e4 = established(agent, "main4")
     e6 = established(agent, "main6")
     assert e4["hold"] == 9 and e4["families"] == [[1, 1]]
@@ -221,7 +227,7 @@ def test_ipv4_and_ipv6_sessions_exchange_routes_with_attributes(fabric: Any) -> 
 
 
 def test_ipv6_link_local_session_on_an_interface(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     up = established(agent, "ll6")
     assert up["families"] == [[2, 1]]
     wait_until(lambda: bird.established("ll6"), 10, "BIRD ll6 Established")
@@ -233,8 +239,30 @@ def test_ipv6_link_local_session_on_an_interface(fabric: Any) -> None:
     assert got["attrs"]["as_path"] == [[B_AS]] and got["next_hops"]
 
 
+def test_hold_timer_expiry_on_a_silent_cut_and_recovery(fabric: Any) -> None:
+    _, bird, agent, _, link = fabric
+    established(agent, "holdcut")
+    wait_until(lambda: bird.established("holdcut"), 10, "BIRD holdcut Established")
+    ups = len(agent.find(lambda e: e["ev"] == "established" and e.get("peer") == "holdcut"))
+    t0 = time.monotonic()
+    link.cut()  # nftables drop both ways: carrier stays up, only the hold timer can tell
+    try:
+        down = agent.wait(lambda e: e["ev"] == "down" and e.get("peer") == "holdcut", 10, "hold expiry")
+        took = time.monotonic() - t0
+    finally:
+        link.restore()
+    assert down["note"] == [4, 0], down  # RFC 4271 6.5: Hold Timer Expired, sent by us
+    assert 2.0 <= took <= 8.0, took  # hold time 3 s (the last KEEPALIVE may be up to 1 s old)
+    wait_until(
+        lambda: len(agent.find(lambda e: e["ev"] == "established" and e.get("peer") == "holdcut")) > ups,
+        20,
+        "holdcut back after the cut",
+    )
+    wait_until(lambda: bird.established("holdcut"), 10, "BIRD holdcut Established again")
+
+
 def test_route_refresh_both_ways(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     established(agent, "main4")
 
     def n_routes() -> int:
@@ -261,7 +289,7 @@ def test_route_refresh_both_ways(fabric: Any) -> None:
 
 
 def test_md5_right_key_establishes_wrong_key_never(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     established(agent, "md5ok")
     wait_until(lambda: bird.established("md5ok"), 10, "BIRD md5ok Established")
     time.sleep(3)  # several connect attempts of both sides have happened by now
@@ -271,7 +299,7 @@ def test_md5_right_key_establishes_wrong_key_never(fabric: Any) -> None:
 
 
 def test_gtsm_accepts_one_hop_more_only_when_configured(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     established(agent, "gtsm_ok")
     wait_until(lambda: bird.established("gtsm_ok"), 10, "BIRD gtsm_ok Established")
     time.sleep(2)
@@ -282,7 +310,7 @@ def test_gtsm_accepts_one_hop_more_only_when_configured(fabric: Any) -> None:
 
 
 def test_wrong_remote_as_gets_bad_peer_as(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     failed = agent.wait(
         lambda e: e["ev"] == "failed" and e.get("peer") == "badas" and e.get("note") is not None,
         15,
@@ -295,7 +323,7 @@ def test_wrong_remote_as_gets_bad_peer_as(fabric: Any) -> None:
 
 
 def test_malformed_update_resets_only_that_session(fabric: Any) -> None:
-    _, bird, agent, b = fabric
+    _, bird, agent, b, _ = fabric
     established(agent, "main4")
     downs_before = len(agent.find(lambda e: e["ev"] == "down" and e.get("peer") == "main4"))
     out = b.run([sys.executable, "-c", RAW_PEER], timeout=20).stdout.strip()
@@ -310,7 +338,7 @@ def test_malformed_update_resets_only_that_session(fabric: Any) -> None:
 
 
 def test_bird_restart_is_survived(fabric: Any) -> None:
-    _, bird, agent, _ = fabric
+    _, bird, agent, _, _ = fabric
     established(agent, "main4")
 
     def count(pred: Callable[[dict[str, Any]], bool]) -> int:

@@ -232,6 +232,8 @@ class Daemon:
         self.stopping = True
         if self._housekeeping is not None:
             self._housekeeping.cancel()
+        # Sessions going down must not rewrite the kernel now: it is flushed or kept as a whole below.
+        self.exporter.frozen = True
         names = [v.name for v in self.speaker.neighbors() if v.enabled]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
@@ -242,7 +244,6 @@ class Daemon:
             )
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.speaker.stop(), 5.0)
-        self.exporter.flush_pending()
         self.exporter.shutdown()
         await self.bfd.stop()
         if self.watcher is not None:

@@ -49,6 +49,7 @@ class KernelExporter:
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
         self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
         self.installed_count = 0
+        self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
 
     @property
     def cfg(self) -> KernelExportConfig:
@@ -107,7 +108,7 @@ class KernelExporter:
 
     def on_best_change(self, change: BestChange) -> None:
         """Record a change; the FIB write happens once per loop turn for all changes recorded."""
-        if not self.cfg.enabled:
+        if not self.cfg.enabled or self.frozen:
             return
         self._pending[change.prefix.without_path_id()] = self.route_for(change)
         if self._pending_since is None:
@@ -121,7 +122,7 @@ class KernelExporter:
 
     def flush_pending(self) -> None:
         self._scheduled = False
-        if not self._pending:
+        if not self._pending or self.frozen:
             return
         pending, self._pending = self._pending, {}
         started, self._pending_since = self._pending_since, None

@@ -29,7 +29,15 @@ from pybgp.wire.constants import (
     UpdateSubcode,
 )
 from pybgp.wire.errors import UpdateFault
-from pybgp.wire.messages import Keepalive, Message, Notification, Open, RouteRefresh, Update
+from pybgp.wire.messages import (
+    Keepalive,
+    Message,
+    Notification,
+    Open,
+    RouteRefresh,
+    Update,
+    end_of_rib_family,
+)
 from pybgp.wire.nlri import Prefix
 from pybgp.wire.notification import parse_shutdown
 
@@ -192,21 +200,6 @@ def fault_to_json(fault: UpdateFault) -> JsonDict:
     }
 
 
-def _end_of_rib(update: Update) -> list[int] | None:
-    """RFC 4724 section 2: an empty UPDATE (IPv4) or an empty MP_UNREACH alone (other families)."""
-    if update.withdrawn or update.nlri or update.mp_reach is not None:
-        return None
-    if update.mp_unreach is None:
-        return [1, 1] if update.attributes is None else None
-    mp = update.mp_unreach
-    if mp.nlri or mp.raw_nlri:
-        return None
-    attrs = update.attributes
-    if attrs is not None and attrs != PathAttributes():
-        return None
-    return [mp.afi, mp.safi]
-
-
 def _update_to_json(update: Update) -> JsonDict:
     out: JsonDict = {"type": "UPDATE"}
     out["withdrawn"] = _nlri_to_json(update.withdrawn)
@@ -218,9 +211,9 @@ def _update_to_json(update: Update) -> JsonDict:
         out["mp_unreach"] = _mp_unreach_to_json(update.mp_unreach)
     if update.fault is not None:
         out["fault"] = fault_to_json(update.fault)
-    eor = _end_of_rib(update)
+    eor = end_of_rib_family(update)
     if eor is not None:
-        out["end_of_rib"] = eor
+        out["end_of_rib"] = list(eor)
     return out
 
 

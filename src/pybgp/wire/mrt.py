@@ -48,7 +48,6 @@ from pybgp.wire.mrt_records import (
     TableDumpV2Subtype,
     UnknownRecord,
     iter_routes,
-    path_id_used,
     record_routes,
 )
 from pybgp.wire.nlri import Prefix
@@ -73,7 +72,6 @@ __all__ = [
     "UnknownRecord",
     "iter_routes",
     "open_mrt",
-    "path_id_used",
     "read_mrt",
     "record_routes",
 ]

@@ -210,11 +210,6 @@ class MrtRecord:
 
 
 
-def path_id_used(entries: Iterable[RibEntry]) -> bool:
-    """True when any entry carries an RFC 8050 path identifier."""
-    return any(e.path_id for e in entries)
-
-
 
 # -- routes ----------------------------------------------------------------------------------------
 
