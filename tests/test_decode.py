@@ -39,6 +39,9 @@ def test_capture_lines_carry_endpoints_and_timestamps(
     # ADD-PATH was negotiated in the captured OPENs, so NLRI carry path identifiers (RFC 7911);
     # a path id of 0 is legal and printed as the bare prefix.
     assert any(isinstance(p, dict) and p["path_id"] > 0 for p in nlri)
+    assert not any("context_guessed" in line for line in lines)  # both OPENs were captured
+    rc, lines, _ = run(capsys, testdata / "pcap/bgp/os-ken/bgp4-update.pcap")  # a lone UPDATE
+    assert rc == 0 and lines[0]["context_guessed"] is True
 
 
 def test_every_capture_decodes_to_known_types(testdata: Path, capsys: pytest.CaptureFixture[str]) -> None:

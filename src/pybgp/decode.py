@@ -5,8 +5,10 @@ content, choosing the `WireContext` each message needs (from the OPENs seen on a
 from the MRT subtype, or from flags for hex), printing one JSON object per message or route (`"type"`
 is "OPEN", "UPDATE", "NOTIFICATION", "KEEPALIVE" or "ROUTE-REFRESH" for BGP messages; "RIB" for a
 route of an MRT table dump; "STATE_CHANGE", "PEER_INDEX_TABLE", "DAMAGED" for other MRT records), and
-the `--summary` table. Never does: raise to its caller (any failure is one line on stderr and exit
-status 1), write files, or guess silently: messages that fail to decode are printed with "error".
+the `--summary` table. A captured UPDATE decoded before both OPENs of its connection were seen carries
+`"context_guessed": true` (4-octet AS / ADD-PATH were inferred from what decodes cleanly).
+Never does: raise to its caller (any failure is one line on stderr and exit status 1), write files, or
+guess silently: messages that fail to decode are printed with "error".
 
 Entry point: `main(argv) -> int`; `pybgpctl decode` calls it with the arguments after "decode".
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pybgp.capture import CapturedMessage, CaptureReader, read_capture
-from pybgp.wire.capabilities import AddPath, FourOctetAs
+from pybgp.wire.capabilities import AddPath, ExtendedMessage, FourOctetAs
 from pybgp.wire.constants import HEADER_LEN, MARKER
 from pybgp.wire.context import Family, WireContext
 from pybgp.wire.errors import WireError
@@ -118,8 +120,8 @@ def session_context(sender: Open, receiver: Open) -> WireContext:
     as4 = any(isinstance(c, FourOctetAs) for c in sender.capabilities) and any(
         isinstance(c, FourOctetAs) for c in receiver.capabilities
     )
-    ext = any(int(getattr(c, "code", 0)) == 6 for c in sender.capabilities) and any(
-        int(getattr(c, "code", 0)) == 6 for c in receiver.capabilities
+    ext = any(isinstance(c, ExtendedMessage) for c in sender.capabilities) and any(
+        isinstance(c, ExtendedMessage) for c in receiver.capabilities
     )
     addpath = _addpath_families(sender, receiver)
     return WireContext(as4=as4, extended_message=ext, ibgp=_open_asn(sender) == _open_asn(receiver),
@@ -171,6 +173,7 @@ class DecodedCapture:
     message: Message | None
     context: WireContext | None
     error: str | None = None
+    guessed: bool = False  # no OPEN pair seen for this connection: the context was guessed
 
 
 def decode_capture(reader: CaptureReader) -> Iterator[DecodedCapture]:
@@ -182,16 +185,17 @@ def decode_capture(reader: CaptureReader) -> Iterator[DecodedCapture]:
     for cm in reader:
         conn = conns.setdefault(frozenset((cm.src, cm.dst)), _Connection())
         sender, receiver = conn.opens.get(cm.src), conn.opens.get(cm.dst)
+        guessed = not (sender and receiver) and cm.data[18] == 2  # only UPDATEs depend on the context
         contexts = (session_context(sender, receiver),) if sender and receiver else FALLBACK_CONTEXTS
         try:
             msg, ctx = decode_guessing(cm.data, contexts)
         except WireError as exc:
             error = f"{type(exc).__name__}: {exc}"
-            yield DecodedCapture(captured=cm, message=None, context=None, error=error)
+            yield DecodedCapture(captured=cm, message=None, context=None, error=error, guessed=guessed)
             continue
         if isinstance(msg, Open):
             conn.opens[cm.src] = msg
-        yield DecodedCapture(captured=cm, message=msg, context=ctx)
+        yield DecodedCapture(captured=cm, message=msg, context=ctx, guessed=guessed)
 
 
 def _endpoint(ep: tuple[str, int]) -> str:
@@ -204,6 +208,8 @@ def capture_lines(path: Path, ports: frozenset[int]) -> Iterator[dict[str, Any]]
         cm = item.captured
         head: dict[str, Any] = {"timestamp": round(cm.timestamp, 6), "frame": cm.frame,
                                 "src": _endpoint(cm.src), "dst": _endpoint(cm.dst)}
+        if item.guessed:
+            head["context_guessed"] = True
         if item.message is None:
             yield head | _error_line(cm.data, WireError(item.error or "undecodable"))
         else:

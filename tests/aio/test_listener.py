@@ -161,3 +161,39 @@ async def test_port_already_in_use_is_an_error() -> None:
         with pytest.raises(OSError):
             await second.start()
         await second.close()
+
+
+@pytest.mark.parametrize("key,works", [("dyn-key", True), ("other", False)])
+async def test_dynamic_neighbors_with_md5_on_the_prefix(key: str, works: bool) -> None:
+    created: list[Peer] = []
+
+    def factory(address: Any) -> Peer:
+        s = PeerSettings(
+            local_as=65002,
+            remote_as=None,
+            router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=address,
+            passive=True,
+            hold_time=9,
+            md5_password="dyn-key",
+        )
+        created.append(Peer(s, Quiet()))
+        return created[-1]
+
+    async with Listener(addresses=("127.0.0.1",), port=0) as lst:
+        lst.add_dynamic(ipaddress.ip_network("127.0.0.0/29"), factory, md5_password="dyn-key")
+        a = Peer(
+            settings("127.0.0.5", "127.0.0.1", lst.port, local_as=65001, remote_as=65002, md5_password=key),
+            Quiet(),
+        )
+        a.start()
+        try:
+            if works:
+                await a.wait_state(State.ESTABLISHED, 5)
+            else:
+                with pytest.raises(TimeoutError):
+                    await a.wait_state(State.OPENSENT, 1.5)
+                assert created == []  # the SYN never got through: no Peer was even created
+        finally:
+            for p in [a, *created]:
+                await p.stop()

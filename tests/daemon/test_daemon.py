@@ -249,6 +249,7 @@ async def test_reload_policy_change_keeps_session(rig: Rig) -> None:
     assert code == 0, out
     result = json.loads(out)
     assert result["import_policy"] == ["tor1"] and not result["recreated"]
+
     def lp200() -> bool:
         best = rig.daemon.speaker.best("10.1.0.0/24")
         return best is not None and best.attributes.local_pref == 200
@@ -318,7 +319,9 @@ max_sessions = 1
 remote_as = 64698
 import = "accept"
 """)
-    daemon = Daemon(load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=FakeBfd())
+    daemon = Daemon(
+        load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=FakeBfd()
+    )
     await daemon.start()
     peers = []
     try:
@@ -327,9 +330,19 @@ import = "accept"
         for i, ip in enumerate(("127.0.0.3", "127.0.0.4")):
             sp = Speaker(local_as=64698, router_id=f"10.0.0.{3 + i}")
             await sp.start()
-            sp.add_neighbor(PeerSettings(local_as=64698, remote_as=64600, router_id=ipaddress.IPv4Address(
-                f"10.0.0.{3 + i}"), remote_address=ipaddress.ip_address(DAEMON_IP), port=port, name="d",
-                local_address=ipaddress.ip_address(ip), connect_retry_time=1, multihop_ttl=2))
+            sp.add_neighbor(
+                PeerSettings(
+                    local_as=64698,
+                    remote_as=64600,
+                    router_id=ipaddress.IPv4Address(f"10.0.0.{3 + i}"),
+                    remote_address=ipaddress.ip_address(DAEMON_IP),
+                    port=port,
+                    name="d",
+                    local_address=ipaddress.ip_address(ip),
+                    connect_retry_time=1,
+                    multihop_ttl=2,
+                )
+            )
             peers.append(sp)
         await peers[0].peer("d").wait_state(BgpState.ESTABLISHED, 15)
         names = [v.name for v in daemon.speaker.neighbors()]
@@ -340,3 +353,43 @@ import = "accept"
         await daemon.stop()
         for sp in peers:
             await sp.stop()
+
+
+async def test_strict_bfd_holds_the_session_until_bfd_is_up(tmp_path: Path) -> None:
+    peer = Speaker(local_as=64600, router_id="10.0.0.2", listen_addresses=(PEER_IP,), listen_port=0)
+    await peer.start()
+    assert peer.listen_port is not None
+    conf = tmp_path / "s.toml"
+    conf.write_text(
+        daemon_config(peer.listen_port, tmp_path / "s.sock").replace(
+            "multiplier = 3 }", "multiplier = 3, strict = true }"
+        )
+    )
+    bfd = FakeBfd()
+    daemon = Daemon(load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=bfd)
+    await daemon.start()
+    peer.add_neighbor(
+        PeerSettings(
+            local_as=64600,
+            remote_as=64600,
+            router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=ipaddress.ip_address(DAEMON_IP),
+            name="pybgpd",
+            passive=True,
+            local_address=ipaddress.ip_address(PEER_IP),
+        )
+    )
+    try:
+        await asyncio.sleep(1.0)
+        assert daemon.speaker.peer("tor1").state is BgpState.IDLE  # no BFD, no BGP
+        bfd.fire(State.DOWN, State.UP)
+        await peer.peer("pybgpd").wait_state(BgpState.ESTABLISHED, 10)
+        bfd.fire(State.UP, State.DOWN)
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.IDLE)
+        await asyncio.sleep(1.5)  # past the quick retry: strict mode keeps it down while BFD is down
+        assert daemon.speaker.peer("tor1").state is BgpState.IDLE
+        bfd.fire(State.DOWN, State.UP)
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED, 10)
+    finally:
+        await daemon.stop()
+        await peer.stop()

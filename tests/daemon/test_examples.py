@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
+import io
 import shlex
 from pathlib import Path
+
+import pytest
 
 from pybgp.daemon import cli, main
 
@@ -48,3 +52,15 @@ def test_wait_online_unit_gates_on_default_route() -> None:
 
 def test_networkd_keeps_foreign_routes() -> None:
     assert "ManageForeignRoutes=no" in (SYSTEMD / "networkd-foreign-routes.conf").read_text()
+
+
+def test_pybgpctl_decode_passes_its_arguments_through(testdata: Path) -> None:
+    captures = sorted((testdata / "pcap" / "bgp").rglob("*.pcap*"))
+    if not captures:
+        pytest.skip("no BGP pcap in the shared test data")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["decode", "--summary", str(captures[0])])
+    assert code == 0 and out.getvalue().strip()
+    assert cli._decode_argv(["-s", "x", "--json", "decode", "f"]) == ["f", "--json"]
+    assert cli._decode_argv(["show", "neighbors"]) is None

@@ -11,7 +11,9 @@ its kernel routes are gone.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -211,13 +213,16 @@ def test_reload_touches_only_what_changed(rig: Rig) -> None:
     routes = {r["prefix"]: r for r in rig.d.query("show", "routes")}
     assert routes["10.1.0.0/16"]["local_pref"] == 300
     assert since(rig.b1) == b1_since  # b1's session was never reset: BIRD saw no new session
-    # A broken file is refused; the running config stays.
+    # A broken file is refused (pybgpctl and SIGHUP alike); the running config stays.
     rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path, b1_policy="nope"))
     bad = rig.d.ctl("reload", check=False)
     assert bad.returncode == 1 and "policy 'nope' is not defined" in bad.stderr
-    assert since(rig.b1) == b1_since
-    log = rig.d.log_path.read_text()
-    assert '"event": "reload-failed"' in log and '"event": "reloaded"' in log
+    assert rig.d.proc is not None
+    os.kill(rig.d.proc.pid, signal.SIGHUP)
+    assert wait_until(lambda: rig.d.log_path.read_text().count('"event": "reload-failed"') == 2, 10)
+    assert rig.d.running() and since(rig.b1) == b1_since
+    assert rig.d.query("show", "neighbor", "b1")["import_policy"] == "lp300"
+    assert '"event": "reloaded"' in rig.d.log_path.read_text()
 
 
 def test_restart_with_keep_on_exit_never_drops_the_route(rig: Rig) -> None:

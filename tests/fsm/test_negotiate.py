@@ -12,7 +12,7 @@ import pytest
 
 from pybgp.fsm.config import IPV4_UNICAST, IPV6_UNICAST, PeerSettings
 from pybgp.fsm.negotiate import AS_TRANS, build_open, negotiate, validate_open
-from pybgp.wire.capabilities import AddPath, AddPathFamily, FourOctetAs, Multiprotocol, Role
+from pybgp.wire.capabilities import AddPath, AddPathFamily, FourOctetAs, GracefulRestart, Multiprotocol, Role
 from pybgp.wire.constants import BgpRole, CapabilityCode, NotificationCode, OpenSubcode
 from pybgp.wire.errors import NotificationError
 from pybgp.wire.messages import Open
@@ -145,3 +145,20 @@ def test_negotiation_hold_zero_and_defaults(make_settings: MakeSettings) -> None
     assert n.hold_time == 0 and n.keepalive_time == 0
     assert n.families == {IPV4_UNICAST}  # RFC 4760 8: no capability means IPv4 unicast
     assert not n.as4 and not n.context.as4
+
+
+def test_graceful_restart_notification_bit_needs_both_sides(make_settings: MakeSettings) -> None:
+    s = make_settings(graceful_restart_time=120)
+    ours = build_open(s)
+    gr = next(c for c in ours.capabilities if isinstance(c, GracefulRestart))
+    assert gr.notification and gr.restart_time == 120
+    with_n = remote_open(capabilities=(GracefulRestart(notification=True, restart_time=90),))
+    without_n = remote_open(capabilities=(GracefulRestart(restart_time=90),))
+    n = negotiate(ours, with_n, s)
+    assert (
+        n.graceful_notification and n.graceful_restart is not None and n.graceful_restart.restart_time == 90
+    )
+    assert not negotiate(ours, without_n, s).graceful_notification
+    plain = make_settings(graceful_restart_time=120, graceful_restart_notification=False)
+    assert not negotiate(build_open(plain), with_n, plain).graceful_notification
+    assert negotiate(build_open(make_settings()), with_n, make_settings()).graceful_restart is not None

@@ -66,6 +66,7 @@ class Listener:
         self._servers: list[asyncio.Server] = []
         self._sockets: list[socket.socket] = []
         self._gtsm_addresses: set[IPAddress] = set()
+        self._dynamic_md5: list[tuple[IPNetwork, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
 
@@ -95,9 +96,18 @@ class Listener:
                 for sock in self._sockets:
                     self._set_md5(sock, peer.settings.remote_address, None)
 
-    def add_dynamic(self, network: IPNetwork, factory: DynamicFactory) -> None:
-        """Accept connections from any address in `network`; `factory` makes their Peer (passive)."""
+    def add_dynamic(
+        self, network: IPNetwork, factory: DynamicFactory, md5_password: str | None = None
+    ) -> None:
+        """Accept connections from any address in `network`; `factory` makes their Peer (passive).
+
+        `md5_password` keys the whole prefix on the listening sockets (TCP_MD5SIG_EXT); the factory's
+        Peer should carry the same password."""
         self._dynamic.append((network, factory))
+        if md5_password:
+            self._dynamic_md5.append((network, md5_password))
+            for sock in self._sockets:
+                self._set_md5_prefix(sock, network, md5_password)
 
     def peer_for(self, address: IPAddress) -> Peer | None:
         return self._peers.get(_key(address))
@@ -145,6 +155,8 @@ class Listener:
         for peer in self._peers.values():
             if peer.settings.md5_password:
                 self._set_md5(sock, peer.settings.remote_address, peer.settings.md5_password)
+        for network, key in self._dynamic_md5:
+            self._set_md5_prefix(sock, network, key)
         return sock
 
     @staticmethod
@@ -214,6 +226,15 @@ class Listener:
             sockopts.set_md5(sock, address, key)
         except OSError as exc:
             log.error("cannot set TCP MD5 key for %s: %s", address, exc)
+
+    @staticmethod
+    def _set_md5_prefix(sock: sockopts.SocketLike, network: IPNetwork, key: str) -> None:
+        if sock.family == socket.AF_INET and network.version == 6:
+            return
+        try:
+            sockopts.set_md5_prefix(sock, network, key)
+        except OSError as exc:
+            log.error("cannot set TCP MD5 key for %s: %s", network, exc)
 
     def _find(self, address: IPAddress) -> Peer | None:
         key = _key(address)

@@ -44,6 +44,7 @@ _conn_ids = itertools.count(1)
 def new_connection_id() -> int:
     return next(_conn_ids)
 
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_HIGH_WATER = 1 << 20
 DEFAULT_LOW_WATER = 256 << 10

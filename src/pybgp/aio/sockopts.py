@@ -28,11 +28,14 @@ TCP_MD5SIG = 14
 """linux/tcp.h. `struct tcp_md5sig` is: sockaddr_storage tcpm_addr (128 bytes), u8 tcpm_flags,
 u8 tcpm_prefixlen, u16 tcpm_keylen, int tcpm_ifindex, u8 tcpm_key[80] (216 bytes in all)."""
 TCP_MD5SIG_MAXKEYLEN = 80
+TCP_MD5SIG_EXT = 32  # linux/tcp.h: same struct, honours tcpm_flags / tcpm_prefixlen
+TCP_MD5SIG_FLAG_PREFIX = 1
 IP_MINTTL = 21  # linux/in.h
 IPV6_MINHOPCOUNT = 73  # linux/in6.h
 SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _sockaddr_storage(address: IPAddress) -> bytes:
@@ -49,12 +52,27 @@ def _sockaddr_storage(address: IPAddress) -> bytes:
     return raw.ljust(128, b"\0")
 
 
-def md5sig_struct(address: IPAddress, key: str | bytes | None) -> bytes:
-    """The `struct tcp_md5sig` bytes for TCP_MD5SIG; an empty key deletes the peer's key."""
+def md5sig_struct(address: IPAddress, key: str | bytes | None, prefixlen: int | None = None) -> bytes:
+    """The `struct tcp_md5sig` bytes for TCP_MD5SIG(_EXT); an empty key deletes the key.
+
+    With `prefixlen`, the key covers every address of `address/prefixlen` (TCP_MD5SIG_FLAG_PREFIX,
+    Linux 4.13+), which dynamic neighbors need."""
     raw_key = key.encode() if isinstance(key, str) else (key or b"")
     if len(raw_key) > TCP_MD5SIG_MAXKEYLEN:
         raise ValueError(f"TCP MD5 key longer than {TCP_MD5SIG_MAXKEYLEN} bytes")
-    return _sockaddr_storage(address) + struct.pack("=BBHi", 0, 0, len(raw_key), 0) + raw_key.ljust(80, b"\0")
+    flags = TCP_MD5SIG_FLAG_PREFIX if prefixlen is not None else 0
+    head = struct.pack("=BBHi", flags, prefixlen or 0, len(raw_key), 0)
+    return _sockaddr_storage(address) + head + raw_key.ljust(80, b"\0")
+
+
+def set_md5_prefix(sock: SocketLike, network: IPNetwork, key: str | bytes | None) -> None:
+    """RFC 2385 key for a whole prefix on a listening socket (dynamic neighbors)."""
+    address: IPAddress = network.network_address
+    prefixlen = network.prefixlen
+    if sock.family == socket.AF_INET6 and isinstance(address, ipaddress.IPv4Address):
+        address = ipaddress.IPv6Address(f"::ffff:{address}")
+        prefixlen += 96
+    sock.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG_EXT, md5sig_struct(address, key, prefixlen))
 
 
 def set_md5(sock: SocketLike, address: IPAddress, key: str | bytes | None) -> None:

@@ -105,8 +105,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("reload", help="re-read the config file and apply only the difference")
 
-    d = sub.add_parser("decode", help="decode a capture / MRT / hex file (no daemon needed)")
-    d.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "decode", help="decode a capture / MRT / hex file (no daemon needed): pybgpctl decode --help"
+    )
 
     w = sub.add_parser("wait", help="block until something is true")
     w_sub = w.add_subparsers(dest="what", required=True)
@@ -231,18 +232,36 @@ def _command(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     return "reload", {}
 
 
+def _decode_argv(argv: Sequence[str]) -> list[str] | None:
+    """Everything after `decode` when that is the command (its options belong to `pybgp.decode`)."""
+    i, want_json = 0, False
+    while i < len(argv):
+        token = argv[i]
+        if token in ("-s", "--socket", "--timeout"):
+            i += 2
+        elif token.startswith(("--socket=", "--timeout=")):
+            i += 1
+        elif token == "--json":
+            want_json, i = True, i + 1
+        elif token == "decode":
+            rest = list(argv[i + 1 :])
+            return [*rest, "--json"] if want_json and "--json" not in rest else rest
+        else:
+            return None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.cmd == "decode":
+    argv = list(sys.argv[1:] if argv is None else argv)
+    decode_args = _decode_argv(argv)
+    if decode_args is not None:
         try:
             decode = importlib.import_module("pybgp.decode")
         except ImportError as exc:
             print(f"pybgpctl: decode is not available in this build ({exc})", file=sys.stderr)
             return 1
-        rest = list(args.rest)
-        if args.json and "--json" not in rest:
-            rest.append("--json")
-        return int(decode.main(rest) or 0)
+        return int(decode.main(decode_args) or 0)
+    args = _parser().parse_args(argv)
     if args.cmd == "wait":
         return _wait_route(args)
     command, cargs = _command(args)

@@ -7,10 +7,15 @@ checking with clear errors. Never does: socket handling (control.py) or renderin
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pybgp.daemon.control import CommandError
+from pybgp.daemon.views import neighbor_row, rib_out_rows, rib_rows, route_row
+from pybgp.wire.nlri import Prefix
 
 if TYPE_CHECKING:
     from pybgp.daemon.daemon import Daemon
@@ -18,13 +23,65 @@ if TYPE_CHECKING:
 Command = Callable[["Daemon", dict[str, Any]], Awaitable[Any]]
 
 
+def find_neighbor(d: Daemon, name: Any) -> str:
+    """A neighbor's name from its name or address (CommandError naming the known ones otherwise)."""
+    if not isinstance(name, str):
+        raise CommandError("missing neighbor name")
+    views = d.speaker.neighbors()
+    for v in views:
+        if name in (v.name, v.address):
+            return v.name
+    raise CommandError(f"no neighbor {name!r} (known: {', '.join(v.name for v in views)})")
+
+
+def prefix_arg(args: dict[str, Any]) -> Prefix | None:
+    text = args.get("prefix")
+    if text in (None, ""):
+        return None
+    try:
+        return Prefix.parse(str(text))
+    except ValueError as exc:
+        raise CommandError(f"invalid prefix {text!r}: {exc}") from None
+
+
+def neighbor_rows(d: Daemon) -> list[dict[str, Any]]:
+    loop_now = asyncio.get_running_loop().time()
+    rows = []
+    for v in d.speaker.neighbors():
+        n = d.cfg.neighbor(v.name)
+        bfd = d.bfd.states.get(v.name) if n is not None and n.bfd.enabled else None
+        extra = {
+            "interface": n.interface if n is not None else None,
+            "description": n.description if n is not None else "",
+        }
+        rows.append(neighbor_row(v, loop_now, bfd, extra))
+    return rows
+
+
+def status(d: Daemon) -> dict[str, Any]:
+    views = d.speaker.neighbors()
+    return {
+        "pid": os.getpid(),
+        "config": str(d.config_path),
+        "asn": d.cfg.global_.asn,
+        "router_id": str(d.cfg.global_.router_id),
+        "uptime_seconds": round(time.monotonic() - d.started_at, 1),
+        "neighbors": len(views),
+        "established": sum(1 for v in views if v.state.lower() == "established"),
+        "loc_rib_prefixes": len(d.speaker.rib.loc),
+        "kernel_routes": d.exporter.installed_count,
+        "originated": len(list(d.origination.all_prefixes())),
+        "bfd": "on" if d.bfd.available else f"unavailable: {d.bfd.unavailable_reason}",
+    }
+
+
 async def _neighbors(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.neighbor_rows()
+    return neighbor_rows(d)
 
 
 async def _neighbor(d: Daemon, args: dict[str, Any]) -> Any:
-    name = d._find(args.get("name"))
-    row = next(r for r in d.neighbor_rows() if r["name"] == name)
+    name = find_neighbor(d, args.get("name"))
+    row = next(r for r in neighbor_rows(d) if r["name"] == name)
     n = d.cfg.neighbor(name)
     peer = d.speaker.peer(name)
     neg = peer.negotiated
@@ -75,15 +132,18 @@ def parse_shutdown_text(data: bytes) -> str | None:
 
 
 async def _routes(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.route_rows(d._prefix_arg(args), bool(args.get("all")))
+    prefix = prefix_arg(args)
+    if prefix is not None and prefix not in d.speaker.rib.loc:
+        return []
+    return [route_row(v) for v in d.speaker.routes(prefix, all_paths=bool(args.get("all")))]
 
 
 async def _rib_in(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.rib_rows(d._find(args.get("name")), out=False)
+    return rib_rows(d.speaker.rib_in(find_neighbor(d, args.get("name"))))
 
 
 async def _rib_out(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.rib_rows(d._find(args.get("name")), out=True)
+    return rib_out_rows(d.speaker.rib_out(find_neighbor(d, args.get("name"))))
 
 
 async def _bfd(d: Daemon, args: dict[str, Any]) -> Any:
@@ -91,11 +151,11 @@ async def _bfd(d: Daemon, args: dict[str, Any]) -> Any:
 
 
 async def _kernel(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.exporter.view(d._prefix_arg(args))
+    return d.exporter.view(prefix_arg(args))
 
 
 async def _status(d: Daemon, args: dict[str, Any]) -> Any:
-    return d.status()
+    return status(d)
 
 
 async def _originated(d: Daemon, args: dict[str, Any]) -> Any:
@@ -103,25 +163,25 @@ async def _originated(d: Daemon, args: dict[str, Any]) -> Any:
 
 
 async def _enable(d: Daemon, args: dict[str, Any]) -> Any:
-    name = d._find(args.get("name"))
+    name = find_neighbor(d, args.get("name"))
     d.speaker.enable_neighbor(name)
     return f"{name}: enabled"
 
 
 async def _disable(d: Daemon, args: dict[str, Any]) -> Any:
-    name = d._find(args.get("name"))
+    name = find_neighbor(d, args.get("name"))
     await d.speaker.disable_neighbor(name, str(args.get("message") or "disabled by operator"))
     return f"{name}: disabled (Cease/Administrative Shutdown sent)"
 
 
 async def _reset(d: Daemon, args: dict[str, Any]) -> Any:
-    name = d._find(args.get("name"))
+    name = find_neighbor(d, args.get("name"))
     d.speaker.reset_neighbor(name, str(args.get("message") or "reset by operator"))
     return f"{name}: reset (Cease/Administrative Reset sent)"
 
 
 async def _refresh(d: Daemon, args: dict[str, Any]) -> Any:
-    name = d._find(args.get("name"))
+    name = find_neighbor(d, args.get("name"))
     if not d.speaker.refresh_neighbor(name):
         raise CommandError(f"{name}: not established, or the peer did not offer route refresh")
     return f"{name}: ROUTE-REFRESH sent"

@@ -120,9 +120,7 @@ class Table:
         if choices is not None and isinstance(value, str) and key in self.data:
             options = list(choices)
             if value not in options:
-                self.error(
-                    key, f"expected one of {', '.join(options)}, got {value!r}" + hint(value, options)
-                )
+                self.error(key, f"expected one of {', '.join(options)}, got {value!r}" + hint(value, options))
                 return None if default is MISSING else default
         return value
 

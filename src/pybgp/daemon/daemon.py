@@ -31,7 +31,6 @@ from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.origination import Origination
 from pybgp.daemon.schema import DaemonConfig, DynamicNeighborConfig, IPAddress, NeighborConfig
 from pybgp.daemon.translate import compile_policy, peer_settings
-from pybgp.daemon.views import neighbor_row, rib_out_rows, rib_rows, route_row
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import FibPort
 from pybgp.fsm.states import State as BgpState
@@ -100,7 +99,7 @@ class Daemon:
         self._dynamic_count: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeping: asyncio.Task[None] | None = None
-        self._started_at = time.monotonic()
+        self.started_at = time.monotonic()
         self._last_resync = 0.0
         self._pending_reconcile = False
         self._all_up_since: float | None = None
@@ -401,8 +400,7 @@ class Daemon:
         self.exporter.flush_pending()  # the flushed routes leave the kernel now, not at the next loop turn
         n = self.cfg.neighbor(name)
         if n is not None and n.bfd.enabled and n.bfd.strict:
-            self._spawn(self.speaker.disable_neighbor(name, reason))
-            self.speaker._neighbors[name].enabled = True  # wanted; BFD Up enables it again
+            self._spawn(self.speaker.disable_neighbor(name, reason))  # held down until BFD is Up again
         event(
             log,
             "neighbor-down",
@@ -503,7 +501,7 @@ class Daemon:
         elif self._all_up_since is None:
             self._all_up_since = time.monotonic()
         settled = self._all_up_since is not None and time.monotonic() - self._all_up_since >= RECONCILE_SETTLE
-        if self._pending_reconcile and (settled or time.monotonic() - self._started_at > RECONCILE_DEADLINE):
+        if self._pending_reconcile and (settled or time.monotonic() - self.started_at > RECONCILE_DEADLINE):
             # Routes adopted from the previous run (keep_on_exit) that no session re-announced go now.
             self._pending_reconcile = False
             self.reconcile_kernel()
@@ -560,66 +558,7 @@ class Daemon:
 
     # --- control commands -----------------------------------------------------------------------------
 
-    def _find(self, name: Any) -> str:
-        if not isinstance(name, str):
-            raise CommandError("missing neighbor name")
-        for v in self.speaker.neighbors():
-            if name in (v.name, v.address):
-                return v.name
-        raise CommandError(
-            f"no neighbor {name!r} (known: {', '.join(v.name for v in self.speaker.neighbors())})"
-        )
-
-    @staticmethod
-    def _prefix_arg(args: dict[str, Any]) -> Prefix | None:
-        text = args.get("prefix")
-        if text in (None, ""):
-            return None
-        try:
-            return Prefix.parse(str(text))
-        except ValueError as exc:
-            raise CommandError(f"invalid prefix {text!r}: {exc}") from None
-
     async def handle_command(self, command: str, args: dict[str, Any]) -> Any:
         from pybgp.daemon.commands import dispatch
 
         return await dispatch(self, command, args)
-
-    def neighbor_rows(self) -> list[dict[str, Any]]:
-        loop_now = asyncio.get_running_loop().time()
-        rows = []
-        for v in self.speaker.neighbors():
-            n = self.cfg.neighbor(v.name)
-            bfd = self.bfd.states.get(v.name) if n is not None and n.bfd.enabled else None
-            extra = {
-                "interface": n.interface if n is not None else None,
-                "description": n.description if n is not None else "",
-            }
-            rows.append(neighbor_row(v, loop_now, bfd, extra))
-        return rows
-
-    def route_rows(self, prefix: Prefix | None, all_paths: bool) -> list[dict[str, Any]]:
-        if prefix is not None and prefix not in self.speaker.rib.loc:
-            return []
-        return [route_row(v) for v in self.speaker.routes(prefix, all_paths=all_paths)]
-
-    def rib_rows(self, name: str, out: bool) -> list[dict[str, Any]]:
-        if out:
-            return rib_out_rows(self.speaker.rib_out(name))
-        return rib_rows(self.speaker.rib_in(name))
-
-    def status(self) -> dict[str, Any]:
-        views = self.speaker.neighbors()
-        return {
-            "pid": os.getpid(),
-            "config": str(self.config_path),
-            "asn": self.cfg.global_.asn,
-            "router_id": str(self.cfg.global_.router_id),
-            "uptime_seconds": round(time.monotonic() - self._started_at, 1),
-            "neighbors": len(views),
-            "established": sum(1 for v in views if v.state.lower() == "established"),
-            "loc_rib_prefixes": len(self.speaker.rib.loc),
-            "kernel_routes": self.exporter.installed_count,
-            "originated": len(list(self.origination.all_prefixes())),
-            "bfd": "on" if self.bfd.available else f"unavailable: {self.bfd.unavailable_reason}",
-        }

@@ -17,8 +17,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from pybgp.daemon.config import ConfigErrors, load_config
+from pybgp.daemon.control import CommandError
 from pybgp.daemon.logsetup import setup_logging
 from pybgp.daemon.schema import DaemonConfig
 
@@ -65,7 +67,7 @@ async def run(cfg: DaemonConfig, config_path: str) -> int:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(daemon.reload()))
+    loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_reload(daemon)))
     try:
         await daemon.start()
     except Exception as exc:
@@ -75,6 +77,16 @@ async def run(cfg: DaemonConfig, config_path: str) -> int:
     await stop.wait()
     await daemon.stop("pybgpd shutting down")
     return 0
+
+
+async def _reload(daemon: Any) -> None:
+    """SIGHUP: like `pybgpctl reload`; a refused config is already logged (event reload-failed)."""
+    try:
+        await daemon.reload()
+    except CommandError:
+        pass
+    except Exception:
+        log.exception("reload failed")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,11 +97,28 @@ class NeighborConfig:
     def session_identity(self) -> tuple[object, ...]:
         """Everything whose change needs the session re-created (policies, BFD, enabled do not)."""
         return (
-            self.address, self.remote_as, self.interface, self.local_as, self.local_address, self.passive,
-            self.port, self.hold_time, self.keepalive_time, self.connect_retry_time, self.error_wait,
-            self.families, self.add_path, self.graceful_restart_time, self.max_prefix, self.max_prefix_restart,
-            self.md5_password, self.ttl_security, self.multihop, self.route_reflector_client,
-            self.next_hop_self, self.connected_subnet,
+            self.address,
+            self.remote_as,
+            self.interface,
+            self.local_as,
+            self.local_address,
+            self.passive,
+            self.port,
+            self.hold_time,
+            self.keepalive_time,
+            self.connect_retry_time,
+            self.error_wait,
+            self.families,
+            self.add_path,
+            self.graceful_restart_time,
+            self.max_prefix,
+            self.max_prefix_restart,
+            self.md5_password,
+            self.ttl_security,
+            self.multihop,
+            self.route_reflector_client,
+            self.next_hop_self,
+            self.connected_subnet,
         )
 
 

@@ -36,7 +36,8 @@ class PeerSettings:
     `error_forget_time`; an error after a longer quiet period starts again at min.
     `add_path_send` / `add_path_receive` list the families for which we offer to send / receive
     RFC 7911 path identifiers. `extended_nexthop` lists (afi, safi, nexthop_afi) offered (RFC 8950).
-    `graceful_restart_time=None` does not advertise RFC 4724. `max_prefix` caps the prefixes accepted
+    `graceful_restart_time=None` does not advertise RFC 4724; with it, the RFC 8538 N bit is set
+    unless `graceful_restart_notification` is False. `max_prefix` caps the prefixes accepted
     (RFC 4486 Cease subcode 1); `max_prefix_restart=None` then leaves the peer down until restarted.
     `ttl_security` enables GTSM (RFC 5082) for a peer that many hops away (1 = directly connected);
     `multihop_ttl` is the TTL for eBGP multihop; without either, eBGP sends TTL 1.
@@ -66,6 +67,7 @@ class PeerSettings:
     route_refresh: bool = True
     enhanced_route_refresh: bool = False
     graceful_restart_time: int | None = None
+    graceful_restart_notification: bool = True
     add_path_send: frozenset[Family] = field(default_factory=frozenset)
     add_path_receive: frozenset[Family] = field(default_factory=frozenset)
     extended_nexthop: frozenset[tuple[int, int, int]] = field(default_factory=frozenset)

@@ -65,6 +65,9 @@ class Negotiated:
     route_refresh: bool
     enhanced_route_refresh: bool
     graceful_restart: GracefulRestart | None
+    graceful_notification: bool
+    """RFC 8538 2: both OPENs carry the GR capability with the N bit, so a NOTIFICATION other than
+    Hard Reset (Cease 9) still lets the receiver keep the routes as stale."""
     extended_message: bool
     as4: bool
     ibgp: bool
@@ -108,6 +111,7 @@ def build_open(settings: PeerSettings) -> Open:
     if settings.graceful_restart_time is not None:
         caps.append(
             GracefulRestart(
+                notification=settings.graceful_restart_notification,
                 restart_time=settings.graceful_restart_time,
                 families=tuple(GracefulRestartFamily(afi=a, safi=s) for a, s in settings.families),
             )
@@ -240,7 +244,8 @@ def negotiate(local: Open, remote: Open, settings: PeerSettings) -> Negotiated:
         keepalive = min(float(settings.keepalive_time), hold / 3)
     else:
         keepalive = hold / 3
-    gr = _caps_of(remote, GracefulRestart)
+    remote_gr = next((c for c in remote.capabilities if isinstance(c, GracefulRestart)), None)
+    local_gr = next((c for c in local.capabilities if isinstance(c, GracefulRestart)), None)
     roles = _caps_of(remote, Role)
     context = WireContext(
         as4=as4,
@@ -261,7 +266,13 @@ def negotiate(local: Open, remote: Open, settings: PeerSettings) -> Negotiated:
         families=families,
         route_refresh=both(RouteRefreshCap) or both(EnhancedRouteRefreshCap),
         enhanced_route_refresh=both(EnhancedRouteRefreshCap),
-        graceful_restart=gr[0] if gr and isinstance(gr[0], GracefulRestart) else None,
+        graceful_restart=remote_gr,
+        graceful_notification=bool(
+            remote_gr is not None
+            and remote_gr.notification
+            and local_gr is not None
+            and local_gr.notification
+        ),
         extended_message=extended_message,
         as4=as4,
         ibgp=ibgp,

@@ -180,9 +180,17 @@ INTERN_CACHE_SIZE = 1 << 17
 """Bound on distinct attribute sets remembered; the oldest is forgotten first beyond it."""
 
 
+_VALUES: dict[tuple[int, bool, bytes], object] = {}
+VALUE_CACHE_SIZE = 1 << 16
+"""Bound on decoded single attribute values remembered (AS paths, community lists, cluster lists repeat
+across otherwise distinct sets); values are immutable, so sharing them is safe."""
+_MISSING = object()
+
+
 def clear_intern_cache() -> None:
-    """Forget every interned attribute set (tests; a daemon never needs it)."""
+    """Forget every interned attribute set and value (tests; a daemon never needs it)."""
     _CACHE.clear()
+    _VALUES.clear()
 
 
 def _raw(buf: bytes, flags: int, start: int, end: int) -> bytes:
@@ -253,11 +261,20 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
                 ),
             )
             continue
+        value_key = (code, ctx.as4, value)
+        decoded = _VALUES.get(value_key, _MISSING)
+        if decoded is not _MISSING:
+            values[spec.name] = decoded
+            continue
         try:
-            values[spec.name] = spec.decode(value, ctx)
+            decoded = values[spec.name] = spec.decode(value, ctx)
+            if len(_VALUES) >= VALUE_CACHE_SIZE:
+                del _VALUES[next(iter(_VALUES))]
+            _VALUES[value_key] = decoded
         except MalformedAttribute as exc:
+            reason = f"{spec.name}: {exc.reason}"
             fault = strongest_fault(
-                fault, _fault(spec.on_error, exc.subcode, exc.reason, code, _raw(buf, flags, start, end))
+                fault, _fault(spec.on_error, exc.subcode, reason, code, _raw(buf, flags, start, end))
             )
         except (ValueError, IndexError, struct.error) as exc:
             fault = strongest_fault(
@@ -320,12 +337,13 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
         i = end
     if n > run_start:
         parts.append(buf[run_start:] if run_start else buf)  # with any overrunning tail: exact re-encoding
-    key = (ctx.as4, ctx.ibgp, tuple(parts))
+    layout = tuple(parts)
+    key = (ctx.as4, ctx.ibgp, layout)
     entry = _CACHE.get(key)
     if entry is None:
         if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
             attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
-            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), tuple(parts), ctx.as4, ctx.ibgp))
+            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), layout, ctx.as4, ctx.ibgp))
         else:
             attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
         entry = (attrs, strongest_fault(plain_fault, fault), seen)

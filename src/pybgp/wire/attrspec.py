@@ -34,23 +34,22 @@ class Aggregator(NamedTuple):
     address: ipaddress.IPv4Address
 
 
-def _u32(value: bytes, name: str) -> int:
+def _u32(value: bytes, ctx: WireContext | None = None) -> int:
     if len(value) != 4:
-        raise MalformedAttribute(f"{name} length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
+        raise MalformedAttribute(f"length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
     return int(_U32.unpack(value)[0])
 
 
 _ADDRESSES: dict[bytes, ipaddress.IPv4Address] = {}
-"""Shared address objects: a table has few distinct NEXT_HOPs, and building one costs more than a lookup."""
+"""Shared address objects: a table has few distinct NEXT_HOPs / cluster ids, and building one costs more
+than a lookup."""
 
 
-def _ipv4(value: bytes, name: str) -> ipaddress.IPv4Address:
+def _ipv4(value: bytes, ctx: WireContext | None = None) -> ipaddress.IPv4Address:
     address = _ADDRESSES.get(value)
     if address is None:
         if len(value) != 4:
-            raise MalformedAttribute(
-                f"{name} length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR
-            )
+            raise MalformedAttribute(f"length {len(value)} is not 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR)
         if len(_ADDRESSES) >= 4096:
             _ADDRESSES.clear()
         address = _ADDRESSES[value] = ipaddress.IPv4Address(value)
@@ -108,7 +107,7 @@ def _dec_cluster_list(value: bytes, ctx: WireContext) -> object:
         raise MalformedAttribute(
             "CLUSTER_LIST length is not a multiple of 4", UpdateSubcode.ATTRIBUTE_LENGTH_ERROR
         )
-    return tuple(ipaddress.IPv4Address(value[i : i + 4]) for i in range(0, len(value), 4))
+    return tuple([_ipv4(value[i : i + 4]) for i in range(0, len(value), 4)])
 
 
 def encode_aggregator(agg: Aggregator, four_octet: bool) -> bytes:
@@ -137,30 +136,24 @@ _DISCARD = UpdateAction.ATTRIBUTE_DISCARD
 ATTRIBUTE_SPECS: dict[int, AttrSpec] = {
     AttrCode.ORIGIN: AttrSpec("origin", _TRANS, _dec_origin, _TAW),  # RFC 7606 7.1
     AttrCode.AS_PATH: AttrSpec("as_path", _TRANS, _dec_as_path, _TAW),  # RFC 7606 7.2
-    AttrCode.NEXT_HOP: AttrSpec("next_hop", _TRANS, lambda v, c: _ipv4(v, "NEXT_HOP"), _TAW),  # 7.3
-    AttrCode.MULTI_EXIT_DISC: AttrSpec("med", _OPT, lambda v, c: _u32(v, "MULTI_EXIT_DISC"), _TAW),  # 7.4
-    AttrCode.LOCAL_PREF: AttrSpec(
-        "local_pref", _TRANS, lambda v, c: _u32(v, "LOCAL_PREF"), _TAW, True
-    ),  # 7.5
+    AttrCode.NEXT_HOP: AttrSpec("next_hop", _TRANS, _ipv4, _TAW),  # 7.3
+    AttrCode.MULTI_EXIT_DISC: AttrSpec("med", _OPT, _u32, _TAW),  # 7.4
+    AttrCode.LOCAL_PREF: AttrSpec("local_pref", _TRANS, _u32, _TAW, True),  # 7.5
     AttrCode.ATOMIC_AGGREGATE: AttrSpec("atomic_aggregate", _TRANS, _dec_atomic, _DISCARD),  # 7.6
     AttrCode.AGGREGATOR: AttrSpec("aggregator", _OPT | _TRANS, _dec_aggregator, _DISCARD),  # 7.7
-    AttrCode.COMMUNITIES: AttrSpec(
-        "communities", _OPT | _TRANS, lambda v, c: decode_communities(v), _TAW
-    ),  # 7.8
-    AttrCode.ORIGINATOR_ID: AttrSpec(
-        "originator_id", _OPT, lambda v, c: _ipv4(v, "ORIGINATOR_ID"), _TAW, True
-    ),  # RFC 7606 7.9
+    AttrCode.COMMUNITIES: AttrSpec("communities", _OPT | _TRANS, decode_communities, _TAW),  # 7.8
+    AttrCode.ORIGINATOR_ID: AttrSpec("originator_id", _OPT, _ipv4, _TAW, True),  # RFC 7606 7.9
     AttrCode.CLUSTER_LIST: AttrSpec("cluster_list", _OPT, _dec_cluster_list, _TAW, True),  # 7.10
     AttrCode.EXTENDED_COMMUNITIES: AttrSpec(
-        "extended_communities", _OPT | _TRANS, lambda v, c: decode_extended_communities(v), _TAW
+        "extended_communities", _OPT | _TRANS, decode_extended_communities, _TAW
     ),  # RFC 7606 7.14
     AttrCode.AS4_PATH: AttrSpec("as4_path", _OPT | _TRANS, _dec_as4_path, _DISCARD),  # RFC 6793 section 6
     AttrCode.AS4_AGGREGATOR: AttrSpec(
         "as4_aggregator", _OPT | _TRANS, _dec_as4_aggregator, _DISCARD
     ),  # 6793 s6
     AttrCode.LARGE_COMMUNITIES: AttrSpec(
-        "large_communities", _OPT | _TRANS, lambda v, c: decode_large_communities(v), _TAW
+        "large_communities", _OPT | _TRANS, decode_large_communities, _TAW
     ),  # RFC 8092 section 6
-    AttrCode.OTC: AttrSpec("otc", _OPT | _TRANS, lambda v, c: _u32(v, "OTC"), _TAW),  # RFC 9234 section 5
+    AttrCode.OTC: AttrSpec("otc", _OPT | _TRANS, _u32, _TAW),  # RFC 9234 section 5
 }
 """Attribute type code -> how to read it (STYLE rule 7; MP_REACH/MP_UNREACH are handled apart)."""

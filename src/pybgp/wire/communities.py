@@ -29,7 +29,7 @@ class LargeCommunity(NamedTuple):
 COMMUNITY_NAMES: dict[str, int] = {name: value for value, name in WELL_KNOWN_COMMUNITIES.items()}
 
 
-def decode_communities(data: bytes) -> tuple[int, ...]:
+def decode_communities(data: bytes, ctx: object = None) -> tuple[int, ...]:
     """RFC 7606 section 7.8: a length that is not a non-zero multiple of 4 is malformed."""
     if not data or len(data) % 4:
         raise MalformedAttribute(f"COMMUNITIES length {len(data)} is not a non-zero multiple of 4")
@@ -43,7 +43,7 @@ def encode_communities(values: tuple[int, ...]) -> bytes:
         raise LocalUsageError(f"community out of range in {values!r}") from exc
 
 
-def decode_extended_communities(data: bytes) -> tuple[int, ...]:
+def decode_extended_communities(data: bytes, ctx: object = None) -> tuple[int, ...]:
     """RFC 7606 section 7.14: a length that is not a non-zero multiple of 8 is malformed."""
     if not data or len(data) % 8:
         raise MalformedAttribute(f"EXTENDED_COMMUNITIES length {len(data)} is not a non-zero multiple of 8")
@@ -57,7 +57,7 @@ def encode_extended_communities(values: tuple[int, ...]) -> bytes:
         raise LocalUsageError(f"extended community out of range in {values!r}") from exc
 
 
-def decode_large_communities(data: bytes) -> tuple[LargeCommunity, ...]:
+def decode_large_communities(data: bytes, ctx: object = None) -> tuple[LargeCommunity, ...]:
     """RFC 8092 section 6: a length that is not a non-zero multiple of 12 is malformed."""
     if not data or len(data) % 12:
         raise MalformedAttribute(f"LARGE_COMMUNITIES length {len(data)} is not a non-zero multiple of 12")

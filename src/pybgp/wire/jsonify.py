@@ -99,7 +99,7 @@ def plain(value: object) -> Any:
 
 
 def prefix_to_json(prefix: Prefix) -> Any:
-    """"10.0.0.0/8", or {"prefix": ..., "path_id": n} when an RFC 7911 path identifier is present."""
+    """ "10.0.0.0/8", or {"prefix": ..., "path_id": n} when an RFC 7911 path identifier is present."""
     if prefix.path_id:
         return {"prefix": str(prefix), "path_id": prefix.path_id}
     return str(prefix)

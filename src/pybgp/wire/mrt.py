@@ -124,8 +124,10 @@ class MrtReader:
         self._eof = False
         self._last_time = 0
         self._last_type = -1
-        self._attr_cache: dict[tuple[bytes, bool], tuple[PathAttributes | None, tuple[IPAddress, ...],
-                                                          UpdateFault | None, str | None]] = {}
+        self._attr_cache: dict[
+            tuple[bytes, bool],
+            tuple[PathAttributes | None, tuple[IPAddress, ...], UpdateFault | None, str | None],
+        ] = {}
 
     def _read_more(self, buf: bytes, pos: int) -> tuple[bytes, int]:
         if self._eof:
@@ -227,8 +229,9 @@ class MrtReader:
         except (_Damage, struct.error, IndexError, ValueError) as exc:
             parsed = DamagedRecord(reason=str(exc) or type(exc).__name__)
         raw = bytes(body) if isinstance(parsed, UnknownRecord | DamagedRecord) else b""
-        return MrtRecord(timestamp=timestamp, type=rtype, subtype=subtype, offset=offset, body=parsed,
-                         raw=raw)
+        return MrtRecord(
+            timestamp=timestamp, type=rtype, subtype=subtype, offset=offset, body=parsed, raw=raw
+        )
 
     def _bgp4mp(self, subtype: int, body: memoryview) -> MrtBody:
         if subtype in (Bgp4mpSubtype.ENTRY, Bgp4mpSubtype.SNAPSHOT):
@@ -246,8 +249,15 @@ class MrtReader:
         pos += 2 * alen
         if subtype in (Bgp4mpSubtype.STATE_CHANGE, Bgp4mpSubtype.STATE_CHANGE_AS4):
             old, new = struct.unpack_from("!HH", body, pos)
-            return Bgp4mpStateChange(peer_as=peer_as, local_as=local_as, interface_index=ifindex,
-                                     peer_address=peer, local_address=local, old_state=old, new_state=new)
+            return Bgp4mpStateChange(
+                peer_as=peer_as,
+                local_as=local_as,
+                interface_index=ifindex,
+                peer_address=peer,
+                local_address=local,
+                old_state=old,
+                new_state=new,
+            )
         raw = bytes(body[pos:])
         ctx = _BGP4MP_CONTEXTS[(as4, subtype >= Bgp4mpSubtype.MESSAGE_ADDPATH)]
         message: Message | None = None
@@ -265,8 +275,17 @@ class MrtReader:
                         message, ctx, error = decode_message(raw, retry), retry, None
                     except WireError:
                         pass
-        return Bgp4mpMessage(peer_as=peer_as, local_as=local_as, interface_index=ifindex, peer_address=peer,
-                             local_address=local, raw=raw, message=message, context=ctx, error=error)
+        return Bgp4mpMessage(
+            peer_as=peer_as,
+            local_as=local_as,
+            interface_index=ifindex,
+            peer_address=peer,
+            local_address=local,
+            raw=raw,
+            message=message,
+            context=ctx,
+            error=error,
+        )
 
     def _peer_index_table(self, body: memoryview) -> PeerIndexTable:
         collector = ipaddress.IPv4Address(bytes(body[0:4]))
@@ -343,13 +362,21 @@ class MrtReader:
                 raise _Damage(f"RIB entry attributes run past the record (entry {len(entries)})")
             attrs, next_hops, fault, error = self._attributes(bytes(body[pos : pos + attr_len]), True)
             pos += attr_len
-            entries.append(RibEntry(
-                peer_index=peer_index, peer=peers[peer_index] if peer_index < len(peers) else None,
-                originated=originated, path_id=path_id, attributes=attrs, next_hops=next_hops,
-                fault=fault, error=error,
-            ))
-        return RibRecord(sequence=sequence, afi=afi, safi=safi, prefix=prefix, entries=tuple(entries),
-                         raw_nlri=raw_nlri)
+            entries.append(
+                RibEntry(
+                    peer_index=peer_index,
+                    peer=peers[peer_index] if peer_index < len(peers) else None,
+                    originated=originated,
+                    path_id=path_id,
+                    attributes=attrs,
+                    next_hops=next_hops,
+                    fault=fault,
+                    error=error,
+                )
+            )
+        return RibRecord(
+            sequence=sequence, afi=afi, safi=safi, prefix=prefix, entries=tuple(entries), raw_nlri=raw_nlri
+        )
 
     def _table_dump(self, subtype: int, body: memoryview) -> MrtBody:
         afi = Afi.IPV4 if subtype == 1 else Afi.IPV6
@@ -370,9 +397,19 @@ class MrtReader:
         attrs, next_hops, fault, error = self._attributes(bytes(body[pos : pos + attr_len]), False)
         host_mask = (1 << (alen * 8 - length)) - 1
         prefix = Prefix(afi, network & ~host_mask, length)
-        return TableDumpEntry(view=view, sequence=sequence, prefix=prefix, status=status,
-                              originated=originated, peer_address=peer, peer_as=peer_as,
-                              attributes=attrs, next_hops=next_hops, fault=fault, error=error)
+        return TableDumpEntry(
+            view=view,
+            sequence=sequence,
+            prefix=prefix,
+            status=status,
+            originated=originated,
+            peer_address=peer,
+            peer_as=peer_as,
+            attributes=attrs,
+            next_hops=next_hops,
+            fault=fault,
+            error=error,
+        )
 
     def _attributes(
         self, data: bytes, as4: bool
@@ -511,4 +548,3 @@ def _rib_next_hops(value: bytes) -> tuple[IPAddress, ...]:
 def read_mrt(path: str | Path, *, decode_messages: bool = True) -> MrtReader:
     """`MrtReader` over a file; compressed files are detected by magic."""
     return MrtReader(open_mrt(path), decode_messages=decode_messages)
-

@@ -209,8 +209,6 @@ class MrtRecord:
     raw: bytes = b""
 
 
-
-
 # -- routes ----------------------------------------------------------------------------------------
 
 
@@ -241,20 +239,38 @@ def _update_routes(ts: float, body: Bgp4mpMessage, update: Update) -> Iterator[M
         yield MrtRoute(kind="W", timestamp=ts, peer_address=peer, peer_as=asn, prefix=p, path_id=p.path_id)
     attrs = update.attributes
     kind = "A"
-    if update.fault is not None and update.fault.action in (UpdateAction.TREAT_AS_WITHDRAW,
-                                                            UpdateAction.AFISAFI_DISABLE,
-                                                            UpdateAction.SESSION_RESET):
+    if update.fault is not None and update.fault.action in (
+        UpdateAction.TREAT_AS_WITHDRAW,
+        UpdateAction.AFISAFI_DISABLE,
+        UpdateAction.SESSION_RESET,
+    ):
         kind = "W"
     for p in update.nlri:
         nh = attrs.next_hop if attrs is not None else None
-        yield MrtRoute(kind=kind, timestamp=ts, peer_address=peer, peer_as=asn, prefix=p,
-                       attributes=attrs, next_hop=nh, path_id=p.path_id)
+        yield MrtRoute(
+            kind=kind,
+            timestamp=ts,
+            peer_address=peer,
+            peer_as=asn,
+            prefix=p,
+            attributes=attrs,
+            next_hop=nh,
+            path_id=p.path_id,
+        )
     if update.mp_reach is not None:
         nh6 = update.mp_reach.next_hops[0] if update.mp_reach.next_hops else None
         for item in update.mp_reach.nlri:
             if isinstance(item, Prefix):
-                yield MrtRoute(kind=kind, timestamp=ts, peer_address=peer, peer_as=asn, prefix=item,
-                               attributes=attrs, next_hop=nh6, path_id=item.path_id)
+                yield MrtRoute(
+                    kind=kind,
+                    timestamp=ts,
+                    peer_address=peer,
+                    peer_as=asn,
+                    prefix=item,
+                    attributes=attrs,
+                    next_hop=nh6,
+                    path_id=item.path_id,
+                )
 
 
 def record_routes(record: MrtRecord) -> Iterator[MrtRoute]:
@@ -264,13 +280,27 @@ def record_routes(record: MrtRecord) -> Iterator[MrtRoute]:
     if isinstance(body, RibRecord) and body.prefix is not None:
         for e in body.entries:
             nh = e.next_hops[0] if e.next_hops else (e.attributes.next_hop if e.attributes else None)
-            yield MrtRoute(kind="B", timestamp=ts, peer_address=e.peer.address if e.peer else None,
-                           peer_as=e.peer.asn if e.peer else None, prefix=body.prefix,
-                           attributes=e.attributes, next_hop=nh, path_id=e.path_id)
+            yield MrtRoute(
+                kind="B",
+                timestamp=ts,
+                peer_address=e.peer.address if e.peer else None,
+                peer_as=e.peer.asn if e.peer else None,
+                prefix=body.prefix,
+                attributes=e.attributes,
+                next_hop=nh,
+                path_id=e.path_id,
+            )
     elif isinstance(body, TableDumpEntry):
         nh = body.next_hops[0] if body.next_hops else (body.attributes.next_hop if body.attributes else None)
-        yield MrtRoute(kind="B", timestamp=ts, peer_address=body.peer_address, peer_as=body.peer_as,
-                       prefix=body.prefix, attributes=body.attributes, next_hop=nh)
+        yield MrtRoute(
+            kind="B",
+            timestamp=ts,
+            peer_address=body.peer_address,
+            peer_as=body.peer_as,
+            prefix=body.prefix,
+            attributes=body.attributes,
+            next_hop=nh,
+        )
     elif isinstance(body, Bgp4mpMessage) and isinstance(body.message, Update):
         yield from _update_routes(ts, body, body.message)
 

@@ -65,7 +65,6 @@ def server_config(
             f'address = "{up.tor_address}"',
             f'local_address = "{up.local_ip}"',
             f'interface = "{up.ifname}"',
-            f'connected_subnet = "{up.subnet}"',
             'remote_as = "internal"',
             "next_hop_self = true",
             'import = "from-tor"',
