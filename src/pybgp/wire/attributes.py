@@ -177,20 +177,13 @@ def _fault(
 _CacheEntry = tuple[PathAttributes, UpdateFault | None, int]
 _CACHE: dict[tuple[bool, bool, tuple[bytes | int, ...]], _CacheEntry] = {}
 INTERN_CACHE_SIZE = 1 << 17
-"""Bound on distinct attribute sets remembered; the oldest is forgotten first beyond it."""
-
-
-_VALUES: dict[tuple[int, bool, bytes], object] = {}
-VALUE_CACHE_SIZE = 1 << 16
-"""Bound on decoded single attribute values remembered (AS paths, community lists, cluster lists repeat
-across otherwise distinct sets); values are immutable, so sharing them is safe."""
-_MISSING = object()
+"""Bound on distinct attribute sets remembered; beyond it the cache starts afresh (sets already handed
+out stay valid, only later duplicates of them become new, equal objects)."""
 
 
 def clear_intern_cache() -> None:
-    """Forget every interned attribute set and value (tests; a daemon never needs it)."""
+    """Forget every interned attribute set (tests; a daemon never needs it)."""
     _CACHE.clear()
-    _VALUES.clear()
 
 
 def _raw(buf: bytes, flags: int, start: int, end: int) -> bytes:
@@ -261,16 +254,8 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
                 ),
             )
             continue
-        value_key = (code, ctx.as4, value)
-        decoded = _VALUES.get(value_key, _MISSING)
-        if decoded is not _MISSING:
-            values[spec.name] = decoded
-            continue
         try:
-            decoded = values[spec.name] = spec.decode(value, ctx)
-            if len(_VALUES) >= VALUE_CACHE_SIZE:
-                del _VALUES[next(iter(_VALUES))]
-            _VALUES[value_key] = decoded
+            values[spec.name] = spec.decode(value, ctx)
         except MalformedAttribute as exc:
             reason = f"{spec.name}: {exc.reason}"
             fault = strongest_fault(
@@ -348,7 +333,9 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
             attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
         entry = (attrs, strongest_fault(plain_fault, fault), seen)
         if len(_CACHE) >= INTERN_CACHE_SIZE:
-            del _CACHE[next(iter(_CACHE))]
+            # Start afresh rather than evict one by one: popping a dict's oldest entry repeatedly makes
+            # each `next(iter())` skip more dead slots, and a full table churns through many sets.
+            _CACHE.clear()
         _CACHE[key] = entry
     return entry, mp_spans
 
