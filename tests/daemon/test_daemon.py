@@ -205,6 +205,10 @@ async def test_routes_reach_kernel_and_pybgpctl_both_formats(rig: Rig) -> None:
     assert [r["prefix"] for r in json.loads(out)] == ["10.99.0.0/24"]
     code, out, _ = await actl(rig, "show", "neighbor", "tor1")
     assert code == 0 and "remote_router_id" in out and "10.0.0.2" in out
+    code, out, _ = await actl(rig, "--json", "show", "originated")
+    assert json.loads(out) == [{"origin": "static", "prefix": "10.99.0.0/24"}]
+    code, out, _ = await actl(rig, "show", "status")
+    assert code == 0 and "loc_rib_prefixes" in out
     code, out, _ = await actl(rig, "--json", "show", "bfd")
     assert json.loads(out)[0]["neighbor"] == "tor1"
     code, out, _ = await actl(rig, "wait", "route", "10.1.0.0/24", "--timeout", "5")

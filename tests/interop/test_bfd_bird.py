@@ -1,11 +1,12 @@
 """pybfd against BIRD 2's `bfd` protocol in network namespaces (RFC 5880/5881/5883 interop).
 
-Topology (prefix "bfdint"): a (pybfd) and b (BIRD) share a direct link eth0 (IPv4 + IPv6) for
+Topology (prefix "bfdb<pid>"): a (pybfd) and b (BIRD) share a direct link eth0 (IPv4 + IPv6) for
 single-hop sessions, and reach each other through router r over eth1 for a multihop session.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ AM, BM = "10.98.1.1", "10.98.2.2"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Any]:
-    with lab_mod.Lab("bfdint") as lab:
+    with lab_mod.Lab(f"bfdb{os.getpid() % 100000}") as lab:
         a, b, r = lab.node("a"), lab.node("b"), lab.node("r", router=True)
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{A4}/24", f"{A6}/64"], b_addrs=[f"{B4}/24", f"{B6}/64"])
         lab.link(a, "eth1", r, "eth0", a_addrs=[f"{AM}/24"], b_addrs=["10.98.1.254/24"])

@@ -13,13 +13,15 @@ Timings are printed (pytest -s) and recorded in docs/performance.md (Daemon sect
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from pybgp.testing.drivers import wait_until
 from pybgp.testing.fabric import Fabric, build_fabric
-from pybgp.testing.lab import Lab, Link
+from pybgp.testing.lab import Lab, Link, stop_process
 from pybgp.testing.monitor import RouteMonitor
 from pybgp.testing.topology import BfdTimers, seed_topology
 
@@ -155,3 +157,43 @@ def test_carrier_loss_removes_nexthop_fast(fabric: Fabric) -> None:
     )
     assert down_s <= CARRIER_BUDGET_S
     fabric.wait_ecmp(timeout=30)
+
+
+LB_SPEAKER = """
+import asyncio, ipaddress, sys
+from pybgp.aio.speaker import Speaker
+from pybgp.fsm.config import PeerSettings
+from pybgp.rib.policy import Policy
+
+async def main() -> None:
+    sp = Speaker(local_as=64698, router_id="10.255.0.1")
+    await sp.start()
+    rid = ipaddress.IPv4Address("10.255.0.1")
+    settings = PeerSettings(local_as=64698, remote_as=64699, router_id=rid, name="pybgpd",
+                            remote_address=ipaddress.ip_address("127.0.0.1"), multihop_ttl=2,
+                            connect_retry_time=1)
+    sp.add_neighbor(settings, export_policy=Policy.accept_all())  # eBGP: RFC 8212 would send nothing
+    sp.announce("10.96.0.10/32", next_hop="127.0.0.1")
+    print("announced", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_load_balancer_addresses_go_to_tors_not_kernels(fabric: Fabric) -> None:
+    """Rule 8: a local LB speaker's address gets 64698:64699, reaches the ToRs, is installed nowhere."""
+    server = fabric.nodes["r0srv1"]
+    proc = server.popen([sys.executable, "-c", LB_SPEAKER])
+    try:
+        tor = fabric.drivers["r0tor1"]
+        assert wait_until(lambda: any(str(r.prefix) == "10.96.0.10/32" for r in tor.routes()), 20)
+        detail = tor.birdc("show route 10.96.0.10/32 all").stdout
+        assert "(64698,64699)" in detail, detail
+        far = fabric.drivers["r1tor1"]
+        assert wait_until(lambda: any(str(r.prefix) == "10.96.0.10/32" for r in far.routes()), 10)
+        time.sleep(0.5)
+        for name in fabric.server_names:
+            assert not fabric.nodes[name].route_nexthops("10.96.0.10"), name  # rule 6 on every server
+    finally:
+        stop_process(proc)

@@ -9,6 +9,7 @@ peer sees no failure; with BFD on the loaded loop it does (so the test can fail)
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +27,7 @@ THEIRS = ["10.96.0.100", "10.96.0.101"]
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[tuple[Any, PybfdProcess]]:
-    with lab_mod.Lab("bfdisot") as lab:
+    with lab_mod.Lab(f"bfdi{os.getpid() % 100000}") as lab:
         a, b = lab.node("a"), lab.node("b")
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{x}/24" for x in OURS], b_addrs=[f"{x}/24" for x in THEIRS])
         conf = b.run_dir / "peer.toml"

@@ -7,6 +7,7 @@ The test process enters a fresh network namespace in a child (via `ip netns exec
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.lab
 
-NS = "bfd-svc"
+NS = f"bfd-svc{os.getpid()}"  # per process: concurrent runs of this file never collide
 
 SCRIPT = textwrap.dedent(
     """

@@ -179,3 +179,33 @@ def test_target_server_policies() -> None:
         out = tor_export.apply(p, ctx("10.69.0.3/32", TOR1, export=True))
         assert out is not None and str(out.next_hop) == "10.69.0.70"
         assert lb_export.apply(p, ctx("10.69.0.3/32", EBGP, export=True)) is None
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_KEYS = ["rules", "default", "match", "set", "action", "prefix", "community", "next_hop", "local_pref",
+         "med", "source", "as_path_regex", "as_path_length", "kernel_table", "large_community", "ge", "le",
+         "as_path_prepend", "next_hop_in", "family", "neighbor"]
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.sampled_from(
+        ["accept", "reject", "continue", "self", "10.0.0.0/8 le 24", "1:2", "kernel", "ipv4", "(", "x:y:z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_KEYS), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_KEYS), _json, max_size=3))
+def test_from_dict_raises_only_policy_error(spec: dict[str, object]) -> None:
+    """Whatever the config holds, building a policy gives a Policy or a PolicyError naming the fault."""
+    try:
+        pol = Policy.from_dict(spec)
+    except PolicyError:
+        return
+    pol.apply(bgp_path(), ctx("10.1.0.0/16"))  # and a policy that builds also runs
+
+
+def test_out_of_range_values_are_config_errors() -> None:
+    for bad in ({"local_pref": -1}, {"med": 2**32}, {"as_path_prepend": 99}, {"local_pref": "high"}):
+        with pytest.raises(PolicyError):
+            Policy.from_dict({"rules": [{"set": bad}]})

@@ -151,7 +151,9 @@ def test_community_names_and_display() -> None:
     assert format_extended_community(0x0002_0048_0000_0001) == "target:72:1"
     assert format_extended_community(0x0102_C000_0201_0064) == "target:192.0.2.1:100"
     assert format_extended_community(0x0203_0001_0000_0005) == "origin:65536:5"
-    assert format_extended_community(0x4004_0000_0000_0000).startswith("0x40:0x04:")
+    assert format_extended_community(0x4004_FDE8_4B3E_BC20) == "link-bandwidth:65000:1.25e+07"
+    assert format_extended_community(0x030B_0000_0000_0064) == "color:100"
+    assert format_extended_community(0x4288_0000_0000_0001) == "0x42:0x88:0x000000000001"
 
 
 def _mp_reach_v6(prefix_byte: int) -> bytes:

@@ -48,7 +48,10 @@ log = logging.getLogger(__name__)
 SLICE_SECONDS = 0.005
 """Longest stretch of RIB work before the worker yields to the loop (timers, BFD, keepalives)."""
 SYNC_SLICE = 2000
-"""Prefixes of an initial export, and of UPDATE building per peer, per slice."""
+"""Prefixes of an initial export per slice (a few ms each)."""
+BUILD_SLICE = 1000
+"""Prefixes turned into UPDATEs per peer per slice; encoding costs per attribute set, so a slice of
+prefixes with all-different attributes is the slow case (~20-60 ms on the shared 2-core machine)."""
 
 BestChangeCallback = Callable[[list[BestChange]], None]
 
@@ -576,7 +579,7 @@ class Speaker:
         for name, nb in self._neighbors.items():
             if nb.peer.state is not State.ESTABLISHED or not nb.peer.writable:
                 continue
-            msgs = self.rib.output_for(name, now, max_prefixes=SYNC_SLICE * 10)
+            msgs = self.rib.output_for(name, now, max_prefixes=BUILD_SLICE)
             if msgs:
                 nb.peer.send_messages(msgs)
         if not self._draining and any(not nb.peer.writable for nb in self._neighbors.values()):

@@ -72,6 +72,7 @@ BFD_COLUMNS: Columns = [
     ("Downs", "flaps"),
 ]
 KERNEL_COLUMNS: Columns = [("Prefix", "prefix"), ("Nexthops", "nexthops")]
+ORIGIN_COLUMNS: Columns = [("Prefix", "prefix"), ("Origin", "origin")]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     k = show.add_parser("kernel", help="routes pybgpd installed in the kernel")
     k.add_argument("prefix", nargs="?")
     show.add_parser("status", help="daemon summary")
+    show.add_parser("originated", help="prefixes we originate and where from (interface, static, kernel)")
 
     nb = sub.add_parser("neighbor", help="act on one session")
     nb.add_argument("name")
@@ -168,6 +170,8 @@ def _render(args: argparse.Namespace, result: Any) -> None:
             _table(console, f"Adj-RIB-{args.what[4:].capitalize()} of {args.name}", RIB_COLUMNS, result)
         elif args.what == "bfd":
             _table(console, "BFD sessions", BFD_COLUMNS, result)
+        elif args.what == "originated":
+            _table(console, "Originated prefixes", ORIGIN_COLUMNS, result)
         elif args.what == "kernel":
             rows = [
                 {

@@ -29,6 +29,8 @@ from pybgp.wire.errors import UpdateAction
 from pybgp.wire.messages import Update
 from pybgp.wire.nlri import Prefix
 
+EXPORT_CACHE_LIMIT = 50_000
+
 
 def update_end_of_rib(update: Update) -> Family | None:
     """The family an UPDATE marks End-of-RIB for (RFC 4724 section 2), or None."""
@@ -62,6 +64,11 @@ class NeighborRib:
     sync_pos: int = 0
     loops: int = 0
     received_updates: int = 0
+    # export_path results by (id(attributes), id(origin), next hops, stale, AFI): a full table shares a
+    # few attribute sets, so the RFC 4271 5.1 rewrite runs a few times, not once per prefix. The
+    # value keeps both objects alive, so their ids cannot be reused while the entry exists.
+    export_cache: dict[tuple[int, int, tuple[IPAddress, ...], bool, int],
+                       tuple[PathAttributes, PeerInfo, Path | None]] = field(default_factory=dict)
 
     @property
     def established(self) -> bool:
@@ -124,6 +131,7 @@ class Rib:
             nb.adj_in.peer = peer  # stale paths from before a graceful restart stay until EoR
         nb.adj_out.clear()
         nb.builder.clear()
+        nb.export_cache.clear()
         nb.sync = list(self.loc.prefixes())
         nb.sync_pos = 0
         return []
@@ -292,8 +300,17 @@ class Rib:
             return
         out: Path | None = None
         if best is not None:
-            out = export_path(best, prefix, target, router_id=self.router_id, cluster_id=self.cluster_id,
-                              next_hop_self=nb.next_hop_self, interner=self.interner)
+            attrs, origin = best.attributes, best.peer
+            key = (id(attrs), id(origin), best.next_hops, best.stale, int(prefix.afi))
+            hit = nb.export_cache.get(key)
+            if hit is not None and hit[0] is attrs and hit[1] is origin:
+                out = hit[2]
+            else:
+                out = export_path(best, prefix, target, router_id=self.router_id, cluster_id=self.cluster_id,
+                                  next_hop_self=nb.next_hop_self, interner=self.interner)
+                if len(nb.export_cache) >= EXPORT_CACHE_LIMIT:
+                    nb.export_cache.clear()
+                nb.export_cache[key] = (attrs, origin, out)
             if out is not None:
                 out = nb.effective_export(target).apply(
                     out, PolicyContext(prefix=prefix, neighbor=target, export=True), self.interner)

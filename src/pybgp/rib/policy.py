@@ -182,6 +182,13 @@ def _range(value: Any, what: str) -> tuple[int, int]:
     return int(value.get("ge", 0)), int(value.get("le", 2**32 - 1))
 
 
+def _u32(value: Any, what: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise PolicyError(f"{what}: {number} is not a 32-bit unsigned value")
+    return number
+
+
 def _matches_peer(peer: PeerInfo | None, names: frozenset[str]) -> bool:
     if peer is None:
         return False
@@ -401,12 +408,12 @@ class Actions:
             raise PolicyError(f"set: unknown keys {sorted(unknown)} (known: {sorted(known)})")
         kw: dict[str, Any] = {}
         if "local_pref" in spec:
-            kw["local_pref"] = int(spec["local_pref"])
+            kw["local_pref"] = _u32(spec["local_pref"], "set.local_pref")
         if "med" in spec:
             if spec["med"] == "remove":
                 kw["remove_med"] = True
             else:
-                kw["med"] = int(spec["med"])
+                kw["med"] = _u32(spec["med"], "set.med")
         if "community_add" in spec:
             kw["community_add"] = tuple(parse_community(c) for c in _as_list(spec["community_add"]))
         if "community_remove" in spec:
@@ -453,11 +460,14 @@ class Rule:
         if unknown:
             raise PolicyError(f"rule {index}: unknown keys {sorted(unknown)}")
         name = str(spec.get("name", f"rule {index}"))
+        match, actions = spec.get("match", {}), spec.get("set", {})
+        if not isinstance(match, Mapping) or not isinstance(actions, Mapping):
+            raise PolicyError(f"rule {name!r}: match and set must be tables")
         try:
             verdict = Verdict(str(spec.get("action", "accept")))
-            return cls(name=name, match=Match.from_dict(spec.get("match", {})),
-                       actions=Actions.from_dict(spec.get("set", {})), verdict=verdict)
-        except (PolicyError, ValueError, TypeError) as exc:
+            return cls(name=name, match=Match.from_dict(match), actions=Actions.from_dict(actions),
+                       verdict=verdict)
+        except (PolicyError, ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
             raise PolicyError(f"rule {name!r}: {exc}") from exc
 
 
@@ -509,14 +519,29 @@ class Policy:
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], name: str = "") -> Policy:
-        """Build a policy from the documented dict shape; raises `PolicyError` naming the fault."""
+        """Build a policy from the documented dict shape; raises `PolicyError` naming the fault
+        (and nothing else, whatever the input: a config file is input too)."""
+        if not isinstance(spec, Mapping):
+            raise PolicyError(f"policy {name!r}: expected a table, got {type(spec).__name__}")
         unknown = set(spec) - {"rules", "default", "name"}
         if unknown:
             raise PolicyError(f"policy {name!r}: unknown keys {sorted(unknown)}")
         default = str(spec.get("default", "reject"))
         if default not in ("accept", "reject"):
             raise PolicyError(f"policy {name!r}: default must be accept or reject")
-        rules = [Rule.from_dict(r, i) for i, r in enumerate(_as_list(spec.get("rules", [])))]
+        raw_rules = spec.get("rules", [])
+        if not isinstance(raw_rules, list | tuple):
+            raise PolicyError(f"policy {name!r}: rules must be a list of tables")
+        rules: list[Rule] = []
+        for i, raw in enumerate(raw_rules):
+            if not isinstance(raw, Mapping):
+                raise PolicyError(f"policy {name!r}: rule {i} must be a table")
+            try:
+                rules.append(Rule.from_dict(raw, i))
+            except PolicyError as exc:
+                raise PolicyError(f"policy {name!r}: {exc}") from exc
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
+                raise PolicyError(f"policy {name!r}: rule {i}: {exc}") from exc
         return cls(rules, Verdict(default), str(spec.get("name", name)))
 
     def evaluate(self, path: Path, ctx: PolicyContext) -> tuple[PathAttributes, tuple[IPAddress, ...]] | None:

@@ -297,7 +297,7 @@ def _enc_extended_next_hop(c: ExtendedNextHop) -> bytes:
 
 def _dec_fqdn(v: bytes) -> Capability:
     # draft-walton-bgp-hostname-capability section 3: Hostname Length, Hostname, Domain Length, Domain.
-    if not v or 1 + v[0] >= len(v) + (0 if len(v) > v[0] + 1 else 1):
+    if not v:
         raise _BadValue
     hlen = v[0]
     if 1 + hlen + 1 > len(v):

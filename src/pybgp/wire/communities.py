@@ -121,4 +121,10 @@ def format_extended_community(value: int) -> str:
         return f"traffic-rate:{low48 >> 32}:{rate:g}"
     if etype == 0x03 and sub == 0x0C:
         return f"encapsulation:{low48 & 0xFFFF}"
+    if etype == 0x03 and sub == 0x0B:
+        return f"color:{low48 & 0xFFFFFFFF}"  # RFC 9012 section 4.3
+    if etype in (0x40, 0x00) and sub == 0x04:
+        # draft-ietf-idr-link-bandwidth: 2-octet AS, IEEE float bytes per second.
+        bw = struct.unpack("!f", (low48 & 0xFFFFFFFF).to_bytes(4, "big"))[0]
+        return f"link-bandwidth:{low48 >> 32}:{bw:g}"
     return f"0x{etype:02x}:0x{sub:02x}:0x{low48:012x}"
