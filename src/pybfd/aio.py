@@ -12,7 +12,8 @@ Owns: where the BFD engine runs and how its events reach the caller. Three isola
 * ``"inline"``: the engine on the caller's loop (the `pybfd` command, tests).
 
 State changes are delivered on the caller's loop, to `subscribe` callbacks and to `changes()`
-iterators. Never does: protocol logic (see `session`, `manager`) or socket handling (`engine`).
+iterators. A worker process that dies is replaced (its sessions are first reported Down with diag 4
+and then re-created as last configured), at most `MAX_RESTARTS` times a minute. Never does: protocol logic (see `session`, `manager`) or socket handling (`engine`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ __all__ = [
 
 log = logging.getLogger("pybfd")
 Isolation = Literal["process", "thread", "inline"]
+#: A worker process that dies more often than this within a minute is not replaced again.
+MAX_RESTARTS = 5
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,6 +96,10 @@ class BfdService:
         self._stopped: asyncio.Future[None] | None = None
         self.worker_pid: int | None = None
         self.errors: list[str] = []
+        self.restarts = 0  # how many times a dead worker process was replaced
+        self._restarts: list[float] = []
+        self._restart_task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -171,15 +178,69 @@ class BfdService:
                 self._dispatch(inbox.recv())
         except (EOFError, OSError):
             self._loop.remove_reader(inbox.fileno())
-            if self._stopped is not None and not self._stopped.done():
-                self.errors.append("BFD worker process exited unexpectedly")
-                log.error("BFD worker process exited unexpectedly")
-                self._dispatch(("stopped",))
+            if self._stopped is not None and not self._stopped.done() and not self._stopping:
+                self._worker_died()
+
+    def _worker_died(self) -> None:
+        """The worker process vanished (killed, crashed): report its sessions Down, start a new one.
+
+        Every session it held is gone, and the peers will time out, so Up/Init sessions are reported
+        Down with diag 4 (Forwarding Plane Reset, the nearest RFC 5880 code for "our BFD engine
+        restarted"); then a new worker gets every session again as last configured (timers and
+        AdminDown included). More than `MAX_RESTARTS` deaths in a minute: give up and report stopped.
+        """
+        assert self._loop is not None
+        now = time.monotonic()
+        self._restarts = [t for t in self._restarts if now - t < 60.0] + [now]
+        message = f"BFD worker process (pid {self.worker_pid}) exited unexpectedly"
+        self.errors.append(message)
+        log.error("%s; restart %d", message, len(self._restarts))
+        self._send = self._refuse_while_restarting
+        for key, status in list(self._status.items()):
+            if status.state in (State.UP, State.INIT):
+                change = BfdStateChange(
+                    key=key,
+                    peer=key.peer,
+                    old_state=status.state,
+                    new_state=State.DOWN,
+                    diag=Diag.FORWARDING_PLANE_RESET,
+                    at=now,
+                    remote_state=status.remote_state,
+                )
+                self._dispatch(("change", change))
+        if len(self._restarts) > MAX_RESTARTS:
+            log.error("BFD worker died %d times in a minute: BFD stopped", len(self._restarts))
+            self._dispatch(("stopped",))
+            return
+        self._restart_task = self._loop.create_task(self._restart())
+
+    def _refuse_while_restarting(self, msg: Message) -> None:
+        # Configuration changes are already recorded in `_status` and replayed by `_restart`.
+        if msg[0] == "query":
+            raise RuntimeError("BFD worker is restarting")
+
+    async def _restart(self) -> None:
+        assert self._loop is not None
+        await self._reap()
+        try:
+            await self._start_process(self._loop)
+        except Exception as exc:
+            self.errors.append(f"BFD worker restart failed: {exc!r}")
+            log.error("BFD worker restart failed: %r", exc)
+            self._dispatch(("stopped",))
+            return
+        for status in self._status.values():
+            self._command(("add", status.config))
+        self.restarts += 1
 
     async def stop(self) -> None:
         """Tell every peer AdminDown, stop the worker, and end the `changes()` iterators."""
         if self._loop is None or self._stopped is None:
             return
+        self._stopping = True
+        if self._restart_task is not None and not self._restart_task.done():
+            with contextlib.suppress(Exception):
+                await self._restart_task
         if not self._stopped.done():
             with contextlib.suppress(OSError, RuntimeError):
                 self._command(("stop",))
@@ -205,6 +266,7 @@ class BfdService:
                     with contextlib.suppress(Exception):
                         self._loop.remove_reader(conn.fileno())
                 conn.close()
+        self._proc = None
 
     # ------------------------------------------------------------------ sessions
     def add_session(self, config: BfdPeerConfig) -> SessionKey:
@@ -231,6 +293,10 @@ class BfdService:
     def set_admin_down(self, key: SessionKey, down: bool = True) -> None:
         """Hold a session in AdminDown (down=True) or let it come up again (down=False)."""
         self._need(key)
+        status = self._status[key]
+        self._status[key] = dataclasses.replace(
+            status, config=dataclasses.replace(status.config, admin_down=down)
+        )
         self._command(("admin", key, down))
 
     def set_parameters(
@@ -238,6 +304,14 @@ class BfdService:
     ) -> None:
         """Change timers of a running session (a Poll Sequence, RFC 5880 6.8.3)."""
         self._need(key)
+        status = self._status[key]
+        config = dataclasses.replace(
+            status.config,
+            desired_min_tx_ms=desired_min_tx_ms,
+            required_min_rx_ms=required_min_rx_ms,
+            detect_mult=detect_mult,
+        )
+        self._status[key] = dataclasses.replace(status, config=config)
         self._command(("params", key, desired_min_tx_ms, required_min_rx_ms, detect_mult))
 
     def sessions(self) -> list[BfdSessionStatus]:

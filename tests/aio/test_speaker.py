@@ -259,3 +259,38 @@ async def test_enhanced_route_refresh_between_speakers() -> None:
     finally:
         await b.stop()
         await a.stop()
+
+
+async def test_graceful_restart_helper_keeps_routes_until_end_of_rib() -> None:
+    a = Speaker(local_as=64600, router_id="10.0.0.1", listen_addresses=("127.0.0.1",), listen_port=0,
+                batch_delay=0.005)
+    await a.start()
+    a.add_neighbor(settings(64600, 64600, "10.0.0.1", "127.0.0.2", "127.0.0.1", passive=True, name="b",
+                            graceful_restart_time=30))
+    b = Speaker(local_as=64600, router_id="10.0.0.2", batch_delay=0.005)
+    b.add_neighbor(settings(64600, 64600, "10.0.0.2", "127.0.0.1", "127.0.0.2", port=a.listen_port, name="a",
+                            graceful_restart_time=30))
+    await b.start()
+    try:
+        await b.peer("a").wait_state(State.ESTABLISHED, TIMEOUT)
+        a.announce("10.80.0.0/16")
+        a.announce("10.81.0.0/16")
+        await wait_for(lambda: b.best("10.81.0.0/16") is not None)
+        batches: list[list[BestChange]] = []
+        b.on_best_change(batches.append)
+        # A "restarts": its transport vanishes without a NOTIFICATION, and it forgot 10.81/16.
+        a.withdraw("10.81.0.0/16")  # queued, never sent: the connection dies first
+        conn = a.peer("b")._primary()
+        assert conn is not None and conn.transport is not None
+        conn.transport.abort()
+        await wait_for(lambda: b.neighbors()[0].stale == 2)
+        best = b.best("10.80.0.0/16")
+        assert best is not None and best.stale and b.best("10.81.0.0/16") is not None
+        assert all(c.best is not None for batch in batches for c in batch)  # forwarding untouched
+        # Back up: A's End-of-RIB sweeps what it did not re-advertise.
+        await wait_for(lambda: b.best("10.81.0.0/16") is None)
+        fresh = b.best("10.80.0.0/16")
+        assert fresh is not None and not fresh.stale
+    finally:
+        await b.stop()
+        await a.stop()

@@ -190,6 +190,7 @@ async def test_routes_reach_kernel_and_pybgpctl_both_formats(rig: Rig) -> None:
     assert code == 0
     (row,) = json.loads(out)
     assert row["name"] == "tor1" and row["state"] == "established" and row["prefixes_accepted"] == 1
+    assert row["prefixes_installed"] == 1
     code, out, _ = await actl(rig, "show", "neighbors")
     assert code == 0 and "tor1" in out and "established" in out and "BGP neighbors" in out
     code, out, _ = await actl(rig, "--json", "show", "routes", "--all")

@@ -200,6 +200,7 @@ def test_metrics_scraped(rig: Rig) -> None:
     assert 'pybgp_session_established{neighbor="b1"} 1.0' in body
     assert "pybgp_kernel_routes 2.0" in body
     assert 'pybgp_prefixes_accepted{neighbor="b2"} 1.0' in body
+    assert 'pybgp_prefixes_installed{neighbor="b2"} 1.0' in body
 
 
 def test_reload_touches_only_what_changed(rig: Rig) -> None:

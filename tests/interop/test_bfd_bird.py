@@ -6,6 +6,7 @@ single-hop sessions, and reach each other through router r over eth1 for a multi
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -136,6 +137,27 @@ min_ttl = 63  # BIRD sends multihop with TTL 64; one router (r) in between
     assert all(s["state"] == "UP" and s["detection_time_ms"] == 300.0 for s in stats["sessions"])
     # We said AdminDown on exit: BIRD saw the sessions go Down without a timeout.
     assert _wait(lambda: all(_bird_state(bird, p) == "Down" for p in (A4, A6, AM)), 3)
+
+
+def _link_local(node: Any, ifname: str) -> str:
+    out = node.ip("-6", "-j", "addr", "show", "dev", ifname, "scope", "link").stdout
+    for entry in json.loads(out):
+        for info in entry.get("addr_info", []):
+            if str(info.get("local", "")).startswith("fe80:"):
+                return str(info["local"])
+    raise AssertionError(f"no link-local address on {node.name}:{ifname}")
+
+
+def test_ipv6_link_local_single_hop(
+    lab: Any, start_bird: Callable[..., Any], start_pybfd: Callable[..., PybfdProcess]
+) -> None:
+    """The usual IPv6 BGP case: link-local addresses, scope from the interface (SO_BINDTODEVICE)."""
+    a_ll = _link_local(lab.nodes["a"], "eth0")
+    b_ll = _link_local(lab.nodes["b"], "eth0")
+    bird = start_bird(neighbors=[f'{a_ll} dev "eth0" local {b_ll}'])
+    ours = start_pybfd("--peer", b_ll, "--local", a_ll, "--interface", "eth0", "--tx", "100", "--rx", "100")
+    assert ours.wait_for(_up(b_ll), 10), ours.events
+    assert _wait(lambda: _bird_state(bird, a_ll) == "Up", 5), bird.birdc("show bfd sessions").stdout
 
 
 @pytest.mark.parametrize("interval", [100, 20])

@@ -45,7 +45,7 @@ def setup() -> Iterator[tuple[Any, PybfdProcess]]:
 def _run(setup: tuple[Any, PybfdProcess], isolation: str) -> tuple[dict[str, Any], int]:
     lab, peer = setup
     argv = [sys.executable, "-m", "pybfd.loadtest", "--isolation", isolation, "--interface", "eth0"]
-    argv += ["--tx", "50", "--mult", "3", "--work", "spin:4", "--settle", "1.0"]
+    argv += ["--tx", "50", "--mult", "3", "--work", "spin:4", "--settle", "1.0", "--realtime"]
     for mine, other in zip(OURS, THEIRS, strict=True):
         argv += ["--peer", other, "--local", mine]
     mark = len(peer.events)

@@ -61,6 +61,33 @@ SCRIPT = textwrap.dedent(
         await asyncio.sleep(0.5)
         out["after_remove"] = [[s.state.name, s.remote_state.name] for s in svc.sessions()]
         out["failures"] = sum(c.is_failure for c in seen)
+        if isolation == "process":
+            # Kill the worker: its sessions are reported Down (diag 4), a new worker takes them over.
+            import os, signal
+            old_pid = svc.worker_pid
+            svc.add_session(BfdPeerConfig(peer="127.0.0.1", local="127.0.0.3", interface="lo",
+                                          desired_min_tx_ms=50, required_min_rx_ms=50))
+            svc.add_session(BfdPeerConfig(peer="127.0.0.3", local="127.0.0.1", interface="lo",
+                                          desired_min_tx_ms=50, required_min_rx_ms=50))
+            for _ in range(100):
+                if sum(s.state is State.UP for s in svc.sessions()) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            mark = len(seen)
+            os.kill(old_pid, signal.SIGKILL)
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if svc.restarts == 1 and sum(s.state is State.UP for s in svc.sessions()) == 2:
+                    break
+            out["restart"] = {
+                "restarts": svc.restarts,
+                "new_pid": svc.worker_pid != old_pid,
+                "resets": sorted(c.diag.name for c in seen[mark:] if c.new_state is State.DOWN),
+                "states": sorted(s.state.name for s in svc.sessions()),
+                "errors": len(svc.errors),
+            }
+            infos, _ = await svc.query()
+            out["restart"]["detection_ms"] = sorted(i.detection_time_ms for i in infos)
         out["callbacks"] = len(seen)
         unsubscribe()
         await svc.stop()
@@ -108,3 +135,10 @@ def test_service_api(netns: str, isolation: str) -> None:
     assert out["failures"] == 0
     assert out["stream"] == out["callbacks"] >= 6
     assert out["drops"] == {}
+    if isolation == "process":
+        restart = out["restart"]
+        assert restart["restarts"] == 1 and restart["new_pid"] and restart["errors"] == 1
+        # The two Up sessions were reported Down by the service (not a silent gap), then came back.
+        assert restart["resets"] == ["FORWARDING_PLANE_RESET", "FORWARDING_PLANE_RESET"]
+        assert restart["states"] == ["DOWN", "UP", "UP"]  # (a stays Down: b was removed earlier)
+        assert restart["detection_ms"] == [0.0, 150.0, 150.0]  # the new pair at 3 x 50 ms; a hears no one

@@ -325,3 +325,20 @@ def test_enhanced_route_refresh_sweeps_what_was_not_resent() -> None:
     changes = rib.refresh_end("tor1", V4, 2.0)
     assert [(str(c.prefix), c.best) for c in changes] == [("10.2.0.0/16", None)]
     assert rib.loc.best(Prefix.parse("10.1.0.0/16")) is not None
+
+
+def test_add_path_receive_keeps_each_path() -> None:
+    rib = server_rib()
+    rib.neighbor_up("tor1", tor(1), WireContext(ibgp=True, addpath_rx=frozenset({V4})), [V4], 0.0)
+    p1, p2 = Prefix.parse("10.9.0.0/16", path_id=1), Prefix.parse("10.9.0.0/16", path_id=2)
+    attrs = announce("10.9.0.0/16", nh="10.69.0.70", asns=()).attributes
+    attrs2 = announce("10.9.0.0/16", nh="10.69.0.71", asns=()).attributes
+    rib.receive("tor1", Update(attributes=attrs, nlri=(p1,)), 0.0)
+    rib.receive("tor1", Update(attributes=attrs2, nlri=(p2,)), 0.0)
+    key = Prefix.parse("10.9.0.0/16")
+    assert [str(p.next_hop) for p in rib.loc.multipath(key)] == ["10.69.0.70", "10.69.0.71"]
+    assert set(rib.accepted("tor1")) == {p1, p2}
+    changes = rib.receive("tor1", Update(withdrawn=(p1,)), 1.0)
+    assert [str(p.next_hop) for p in changes[0].multipath] == ["10.69.0.71"]
+    changes = rib.neighbor_down("tor1", 2.0)
+    assert [c.best for c in changes] == [None] and len(rib.loc) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pybgp.rib.policy import (
     Policy,
@@ -180,9 +182,6 @@ def test_target_server_policies() -> None:
         assert out is not None and str(out.next_hop) == "10.69.0.70"
         assert lb_export.apply(p, ctx("10.69.0.3/32", EBGP, export=True)) is None
 
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 _KEYS = ["rules", "default", "match", "set", "action", "prefix", "community", "next_hop", "local_pref",
          "med", "source", "as_path_regex", "as_path_length", "kernel_table", "large_community", "ge", "le",

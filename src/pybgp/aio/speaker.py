@@ -563,16 +563,15 @@ class Speaker:
     @staticmethod
     def _graceful_time(neg: Negotiated | None, notification: Notification | None) -> float | None:
         """RFC 4724 4.2: keep the peer's routes when it advertised graceful restart and the session
-        ended without a NOTIFICATION (RFC 8538: or with one when both sides set the N bit, unless it
-        is a Hard Reset)."""
+        ended without a NOTIFICATION; RFC 8538 5: also after one when both sides set the N bit,
+        unless it is a Hard Reset."""
         if neg is None or neg.graceful_restart is None or neg.graceful_restart.restart_time <= 0:
             return None
-        hard = notification is not None and (
-            not neg.graceful_restart.notification
-            or (notification.code == 6 and notification.subcode == CeaseSubcode.HARD_RESET)
-        )
-        if hard:
-            return None
+        if notification is not None:
+            if not neg.graceful_notification:
+                return None
+            if notification.code == 6 and notification.subcode == CeaseSubcode.HARD_RESET:
+                return None
         return float(neg.graceful_restart.restart_time)
 
     def _flush_output(self, now: float) -> None:

@@ -35,6 +35,7 @@ NEIGHBOR_COLUMNS: Columns = [
     ("Up/Down", "since"),
     ("Rcvd", "prefixes_received"),
     ("Accepted", "prefixes_accepted"),
+    ("Installed", "prefixes_installed"),
     ("Sent", "prefixes_advertised"),
     ("BFD", "bfd"),
     ("Last error", "last_error"),

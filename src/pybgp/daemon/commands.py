@@ -46,6 +46,7 @@ def prefix_arg(args: dict[str, Any]) -> Prefix | None:
 
 def neighbor_rows(d: Daemon) -> list[dict[str, Any]]:
     loop_now = asyncio.get_running_loop().time()
+    installed = d.exporter.installed_per_neighbor()
     rows = []
     for v in d.speaker.neighbors():
         n = d.cfg.neighbor(v.name)
@@ -53,6 +54,7 @@ def neighbor_rows(d: Daemon) -> list[dict[str, Any]]:
         extra = {
             "interface": n.interface if n is not None else None,
             "description": n.description if n is not None else "",
+            "prefixes_installed": installed.get(v.name, 0),
         }
         rows.append(neighbor_row(v, loop_now, bfd, extra))
     return rows

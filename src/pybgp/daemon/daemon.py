@@ -469,6 +469,7 @@ class Daemon:
 
     def _tick(self) -> None:
         loop_now = asyncio.get_running_loop().time()
+        installed = self.exporter.installed_per_neighbor()
         all_up = True
         for v in self.speaker.neighbors():
             state = v.state.lower()
@@ -490,6 +491,7 @@ class Daemon:
             self.metrics.prefixes_received.labels(v.name).set(v.received)
             self.metrics.prefixes_accepted.labels(v.name).set(v.accepted)
             self.metrics.prefixes_advertised.labels(v.name).set(v.advertised)
+            self.metrics.prefixes_installed.labels(v.name).set(installed.get(v.name, 0))
             sent = self.speaker.peer(v.name).counters.messages_out.get("Update", 0)
             if sent > self._updates_out.get(v.name, 0):
                 self.metrics.updates_out.labels(v.name).inc(sent - self._updates_out.get(v.name, 0))

@@ -48,8 +48,10 @@ class KernelExporter:
         self._scheduled = False
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
         self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
+        self._hops_by_ifname: dict[str, set[NextHop]] = {}
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
+        self.sources: dict[Prefix, tuple[str, ...]] = {}  # installed prefix -> neighbors of its nexthops
 
     @property
     def cfg(self) -> KernelExportConfig:
@@ -85,20 +87,28 @@ class KernelExporter:
     def route_for(self, change: BestChange) -> FibRoute | None:
         """The kernel route for a change, or None when nothing may be installed for the prefix."""
         if change.best is None:
+            self.sources.pop(change.prefix.without_path_id(), None)
             return None
         paths = change.multipath or (change.best,)
         hops: list[NextHop] = []
+        sources: list[str] = []
+        key = change.prefix.without_path_id()
         for path in paths[: self.cfg.merge_paths]:
             if not self.exportable(change.prefix, path):
                 if path is change.best:
+                    self.sources.pop(key, None)
                     return None  # BIRD filters the best route; merged paths ride on it
                 continue
             nh = self.nexthop_for(path)
             if nh is not None and nh not in self._down and nh.ifname not in self._down_ifnames:
                 hops.append(nh)
+                sources.append(path.peer.name)
+                self._hops_by_ifname.setdefault(nh.ifname, set()).add(nh)
         if not hops:
+            self.sources.pop(key, None)
             return None
-        return FibRoute(change.prefix.without_path_id(), tuple(hops))
+        self.sources[key] = tuple(sources)
+        return FibRoute(key, tuple(hops))
 
     # --- feeding the FIB --------------------------------------------------------------------------
 
@@ -167,7 +177,8 @@ class KernelExporter:
             return
         self._down_ifnames.add(ifname)
         started = time.perf_counter()
-        hops = {nh for route in self.fib.routes().values() for nh in route.nexthops if nh.ifname == ifname}
+        # Every nexthop ever installed via `ifname` (a handful): no walk over the routes, however many.
+        hops = self._hops_by_ifname.get(ifname, set())
         for nh in sorted(hops):
             try:
                 self.fib.nexthop_down(nh)
@@ -192,6 +203,7 @@ class KernelExporter:
         """Make the kernel exactly match the given selections (startup, resync, after reload)."""
         if not self.cfg.enabled:
             return
+        self.sources.clear()
         desired = [r for r in (self.route_for(c) for c in changes) if r is not None]
         self._pending.clear()
         try:
@@ -199,6 +211,14 @@ class KernelExporter:
         except Exception:
             log.exception("kernel reconcile failed")
         self._update_gauges()
+
+    def installed_per_neighbor(self) -> dict[str, int]:
+        """How many kernel routes carry a nexthop learned from each neighbor."""
+        counts: dict[str, int] = {}
+        for names in self.sources.values():
+            for name in set(names):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def _update_gauges(self) -> None:
         routes = self.fib.routes()

@@ -39,6 +39,12 @@ class Metrics:
         self.prefixes_accepted = Gauge(
             "pybgp_prefixes_accepted", "Prefixes accepted by import policy", ["neighbor"], registry=r
         )
+        self.prefixes_installed = Gauge(
+            "pybgp_prefixes_installed",
+            "Kernel routes with a nexthop from this neighbor",
+            ["neighbor"],
+            registry=r,
+        )
         self.prefixes_advertised = Gauge(
             "pybgp_prefixes_advertised", "Prefixes in Adj-RIB-Out", ["neighbor"], registry=r
         )
@@ -92,6 +98,7 @@ class Metrics:
             self.session_flaps,
             self.prefixes_received,
             self.prefixes_accepted,
+            self.prefixes_installed,
             self.prefixes_advertised,
             self.updates_in,
             self.updates_out,

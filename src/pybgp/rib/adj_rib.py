@@ -182,7 +182,8 @@ def export_path(path: Path, prefix: Prefix, target: PeerInfo, *, router_id: ipad
         attrs = interner.intern(attrs)
     if attrs is path.attributes and next_hops == path.next_hops:
         return path
-    return Path(attributes=attrs, peer=source, next_hops=next_hops, stale=path.stale)
+    return Path(attributes=attrs, peer=source, next_hops=next_hops, stale=path.stale,
+                path_id=path.path_id)
 
 
 class AdjRibOut:

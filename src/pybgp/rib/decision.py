@@ -228,7 +228,7 @@ def _all_equal(candidates: Sequence[Path], options: DecisionOptions) -> bool:
 def rank_equal(paths: list[Path], options: DecisionOptions) -> list[Path]:
     """Order equal-cost paths by the tie-breakers, best first (all three are total orders)."""
     return sorted(paths, key=lambda p: (router_id_of(p), len(p.attributes.cluster_list),
-                                        p.peer.address_int))
+                                        p.peer.address_int, p.path_id))
 
 
 def select(candidates: Sequence[Path], options: DecisionOptions = DEFAULT_OPTIONS) -> Selection:

@@ -60,10 +60,10 @@ class LocRib:
     def candidates(self, prefix: Prefix) -> tuple[Path, ...]:
         return self._paths.get(prefix, ())
 
-    def path_of(self, prefix: Prefix, peer_name: str) -> Path | None:
+    def path_of(self, prefix: Prefix, peer_name: str, path_id: int = 0) -> Path | None:
         """The candidate `peer_name` contributed for `prefix` (its post-policy path), if any."""
         for path in self._paths.get(prefix, ()):
-            if path.peer.name == peer_name:
+            if path.peer.name == peer_name and path.path_id == path_id:
                 return path
         return None
 
@@ -78,9 +78,12 @@ class LocRib:
             count = partial.get(prefix) if partial else None
             yield prefix, paths if count is None else paths[:count]
 
-    def update(self, prefix: Prefix, peer: PeerInfo, path: Path | None) -> BestChange | None:
-        """Replace (or with `path=None` remove) `peer`'s path for `prefix`; return the change of the
-        selection, or None when the best path and multipath set stayed the same objects."""
+    def update(
+        self, prefix: Prefix, peer: PeerInfo, path: Path | None, path_id: int = 0
+    ) -> BestChange | None:
+        """Replace (or with `path=None` remove) `peer`'s path `path_id` (RFC 7911; 0 without ADD-PATH)
+        for `prefix`; return the change of the selection, or None when the best path and multipath
+        set stayed the same objects."""
         paths = self._paths.get(prefix)
         name = peer.name
         if paths is None:
@@ -89,7 +92,7 @@ class LocRib:
             self._paths[prefix] = (path,)
             return BestChange(prefix=prefix, best=path, multipath=(path,))
         old_selected = self._selected(prefix, paths)
-        others = tuple(p for p in paths if p.peer.name != name)
+        others = tuple(p for p in paths if p.peer.name != name or p.path_id != path_id)
         if path is None:
             if len(others) == len(paths):
                 return None

@@ -178,9 +178,10 @@ class Rib:
         if graceful_restart_time is not None and graceful_restart_time > 0 and adj.pre:
             fams = None if families is None else {(int(a), int(s)) for a, s in families}
             for prefix in adj.mark_stale(fams):
-                path = self.loc.path_of(prefix, name)
+                base = prefix.without_path_id()
+                path = self.loc.path_of(base, name, prefix.path_id)
                 if path is not None and not path.stale:  # same forwarding: nobody to notify
-                    self.loc.update(prefix, path.peer, dataclasses.replace(path, stale=True))
+                    self.loc.update(base, path.peer, dataclasses.replace(path, stale=True), prefix.path_id)
             nb.stale_deadline = now + graceful_restart_time
             if fams is not None:  # families the peer does not preserve go at once
                 gone = [p for p in adj.pre if family_of(p) not in fams]
@@ -190,7 +191,7 @@ class Rib:
             return []
         prefixes = adj.clear()
         nb.stale_deadline = None
-        changes = self.loc.remove_peer(adj.peer.name, prefixes)
+        changes = self.loc.remove_peer(adj.peer.name, (p.without_path_id() for p in prefixes))
         self._export_changes(changes, now)
         return changes
 
@@ -227,32 +228,33 @@ class Rib:
             nb.loops += len(announced)
             withdrawn.extend(p for p, _ in announced)  # a looped route replaces what we had
             announced = []
+        # Adj-RIB-In keys keep the RFC 7911 path identifier (one entry per path the peer sent); the
+        # Loc-RIB tells a peer's paths of one prefix apart by it.
         work: list[tuple[Prefix, PeerInfo, Path | None]] = []
         for prefix in withdrawn:
-            key = prefix.without_path_id()
-            if key in adj.pre:
-                adj.store(key, None)
-                work.append((key, peer, None))
+            if prefix in adj.pre:
+                adj.store(prefix, None)
+                work.append((prefix, peer, None))
         if announced and attrs is not None:
             policy = nb.effective_import(peer)
             # One Path per (attributes, next hops) of this UPDATE, shared by its prefixes; when no
             # rule looks at the prefix the policy result is shared too.
-            base: dict[tuple[IPAddress, ...], tuple[Path, Path | None]] = {}
+            base: dict[tuple[tuple[IPAddress, ...], int], tuple[Path, Path | None]] = {}
             shared = policy.prefix_free
             for prefix, nhs in announced:
                 key = prefix.without_path_id()
-                known = base.get(nhs)
+                known = base.get((nhs, prefix.path_id))
                 if known is None:
-                    received = Path(attributes=attrs, peer=peer, next_hops=nhs)
+                    received = Path(attributes=attrs, peer=peer, next_hops=nhs, path_id=prefix.path_id)
                     accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                    base[nhs] = (received, accepted)
+                    base[(nhs, prefix.path_id)] = (received, accepted)
                 elif shared:
                     received, accepted = known
                 else:
                     received = known[0]
                     accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                adj.store(key, received)
-                work.append((key, peer, accepted))
+                adj.store(prefix, received)
+                work.append((prefix, peer, accepted))
         return self._apply_loc(work, now)
 
     def _apply_loc(
@@ -260,7 +262,7 @@ class Rib:
     ) -> list[BestChange]:
         changes: list[BestChange] = []
         for prefix, peer, path in work:
-            change = self.loc.update(prefix, peer, path)
+            change = self.loc.update(prefix.without_path_id(), peer, path, prefix.path_id)
             if change is not None:
                 changes.append(change)
         self._export_changes(changes, now)
@@ -340,7 +342,7 @@ class Rib:
         work: list[tuple[Prefix, PeerInfo, Path | None]] = []
         for prefix, received in adj.pre.items():
             accepted = pol.apply(received, PolicyContext(prefix=prefix, neighbor=nb.peer), self.interner)
-            current = self.loc.path_of(prefix, name)
+            current = self.loc.path_of(prefix.without_path_id(), name, prefix.path_id)
             if accepted is None and current is None:
                 continue
             if (accepted is not None and current is not None and accepted.attributes is current.attributes
@@ -356,7 +358,7 @@ class Rib:
             return {}
         out: dict[Prefix, Path] = {}
         for prefix in adj.pre:
-            path = self.loc.path_of(prefix, name)
+            path = self.loc.path_of(prefix.without_path_id(), name, prefix.path_id)
             if path is not None:
                 out[prefix] = path
         return out

@@ -553,7 +553,8 @@ class Policy:
                 continue
             if not rule.actions.empty:
                 attrs, next_hops = rule.actions.apply(current, ctx)
-                current = Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale)
+                current = Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale,
+                               path_id=path.path_id)
             if rule.verdict is Verdict.ACCEPT:
                 return attrs, next_hops
             if rule.verdict is Verdict.REJECT:
@@ -585,7 +586,8 @@ class Policy:
         attrs, next_hops = result
         if attrs is path.attributes and next_hops == path.next_hops:
             return path
-        return Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale)
+        return Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale,
+                    path_id=path.path_id)
 
 
 def default_policy(peer: PeerInfo) -> Policy:

@@ -82,13 +82,16 @@ class Path:
 
     `next_hops` carries MP_REACH next hops for IPv6 (global, link-local); IPv4 paths read
     `attributes.next_hop`. `stale` marks a path kept by a graceful-restart helper (RFC 4724 4.2)
-    after its session went down, until End-of-RIB or the restart timer sweeps it.
+    after its session went down, until End-of-RIB or the restart timer sweeps it. `path_id` is the
+    RFC 7911 path identifier the peer gave it (0 without ADD-PATH): one peer may offer several
+    paths for a prefix, told apart by it.
     """
 
     attributes: PathAttributes
     peer: PeerInfo
     next_hops: tuple[IPAddress, ...] = ()
     stale: bool = False
+    path_id: int = 0
 
     @property
     def next_hop(self) -> IPAddress | None:

@@ -39,6 +39,7 @@ from pybgp.wire.aspath import (
 )
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
 from pybgp.wire.attrspec import Aggregator as Aggregator
+from pybgp.wire.attrfast import fast_semantic
 from pybgp.wire.attrspec import encode_aggregator
 from pybgp.wire.communities import LargeCommunity as LargeCommunity
 from pybgp.wire.communities import (
@@ -340,6 +341,28 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
     return entry, mp_spans
 
 
+def _intern_plain(
+    key: tuple[bool, bool, tuple[bytes | int, ...]],
+    buf: bytes,
+    found: tuple[tuple[object, ...], int],
+    ctx: WireContext,
+) -> _CacheEntry:
+    """Build and intern the set `attrfast.fast_semantic` read from `buf` (no fault, no MP attribute):
+    the same object `_scan_and_decode` would have built, without walking the bytes a second time."""
+    s, seen = found
+    attrs = PathAttributes(
+        origin=s[0], as_path=s[1], next_hop=s[2], med=s[3], local_pref=s[4], atomic_aggregate=s[5],
+        aggregator=s[6], communities=s[7], extended_communities=s[8], large_communities=s[9],
+        originator_id=s[10], cluster_list=s[11], otc=s[12], unknown=s[13],
+        wire=WireImage(s, key[2], ctx.as4, ctx.ibgp),
+    )  # type: ignore[arg-type]  # fmt: skip
+    entry = (attrs, None, seen)
+    if len(_CACHE) >= INTERN_CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[key] = entry
+    return entry
+
+
 def decode_path_attributes(
     data: bytes | memoryview, ctx: WireContext, *, has_nlri: bool = False
 ) -> tuple[PathAttributes, MpReach | None, MpUnreach | None, UpdateFault | None]:
@@ -354,7 +377,11 @@ def decode_path_attributes(
     entry = _CACHE.get(fast_key)  # seen before, and it held no MP attribute: nothing left to scan
     mp_spans: list[tuple[int, int, int, int]] = []
     if entry is None:
-        entry, mp_spans = _scan_and_decode(buf, ctx)
+        found = fast_semantic(buf, ctx)
+        if found is not None:
+            entry = _intern_plain(fast_key, buf, found, ctx)
+        else:
+            entry, mp_spans = _scan_and_decode(buf, ctx)
     attrs, fault, seen = entry
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
