@@ -97,6 +97,8 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
             if (route.prefix.network >> 16) == _LAB_NET or (route.prefix.network >> 24) == 127:
                 continue  # never shadow the lab's own 10.69.0.0/16 links or loopback
             table[(route.prefix.network, route.prefix.length)] = route.attributes
+            if limit is not None and len(table) >= limit:
+                break  # a smoke-sized slice: the first `limit` prefixes of the file
         keys = list(table)
         if limit is not None:
             keys = keys[:limit]

@@ -41,6 +41,7 @@ _NHA_ID = 1
 _NHA_GROUP = 2
 _NHA_OIF = 5
 _RTN_UNICAST = 1
+_RTPROT_KERNEL = 2  # connected routes: not what a daemon installed
 _HDR = struct.Struct("=IHHII")
 _ATTR = struct.Struct("=HH")
 _RTNH = struct.Struct("=HBBi")
@@ -208,7 +209,7 @@ class NamespaceKernel:
         return frozenset(hops)
 
     def census(self, *, table: int = 254, watch_ifname: str | None = None) -> RouteCensus:
-        """Dump every IPv4 route once and count; ~1 s of CPU at 1M routes (memoised per route shape).
+        """Dump every IPv4 route a daemon installed (not the connected ones) once and count; ~1 s of CPU at 1M routes (memoised per route shape).
 
         Routes of one daemon differ only in RTA_DST, so the attributes after the destination are a
         memo key: each distinct shape is parsed once.
@@ -230,7 +231,8 @@ class NamespaceKernel:
                 length, mtype, _f, _s, _p = unpack_hdr(data, off)
                 if length < 16:
                     break
-                if mtype == _RTM_NEWROUTE and data[off + 20] == table and data[off + 23] == _RTN_UNICAST:
+                if (mtype == _RTM_NEWROUTE and data[off + 20] == table and data[off + 23] == _RTN_UNICAST
+                        and data[off + 21] != _RTPROT_KERNEL):
                     # attributes start at off+28; the kernel puts RTA_TABLE (8) then RTA_DST (8) first
                     key = data[off + 44 : off + length] if data[off + 30] == _RTA_TABLE else data[off + 28 : off + length]
                     shape = memo.get(key)

@@ -15,6 +15,7 @@ Never does: measure (see `feed_server`) or send a packet outside its namespaces.
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import re
@@ -121,6 +122,7 @@ def tor_config(up: Uplink, feed: Feed) -> str:
 
 _COUNT = re.compile(r"(\d+) of (\d+) routes")
 _IMPORTED = re.compile(r"Routes:\s+(\d+) imported")
+_BIRD_STOP = re.compile(r"<TRACE> tor\d: State changed to stop")
 
 
 def bird_table_count(drv: BirdDriver) -> int:
@@ -171,15 +173,15 @@ class PybgpdReceiver:
         except OSError:
             return out
         for line in lines:
-            if "bfd" not in line.lower() or "down" not in line.lower() or not line.startswith("{"):
+            if '"bfd-state"' not in line or not line.startswith("{"):
                 continue
             try:
                 rec = json.loads(line)
+                if rec.get("old") != "up" or rec.get("new") != "down":
+                    continue
                 stamp = time.strptime(rec["time"][:19], "%Y-%m-%dT%H:%M:%S")
             except (ValueError, KeyError):
                 continue
-            import calendar
-
             out.append(calendar.timegm(stamp) + int(rec["time"][20:23]) / 1000)
         return out
 
@@ -211,7 +213,7 @@ class BirdReceiver:
     def __init__(self, node: Node, feed_lab: FeedLab) -> None:
         conf = bird_server_config(SPEC)
         self.log_path = node.run_dir / "bird-server.log"
-        conf = conf.replace("log stderr all;", f'log "{self.log_path}" all;\ntimeformat log "%F %T.%3f";', 1)
+        conf = conf.replace("log stderr all;", f'log "{self.log_path}" all;\ntimeformat log "%F %T.%3f";\ndebug protocols {{ states }};', 1)
         self.driver = BirdDriver(node, conf, neighbors={u.tor_address: u.tor_name for u in UPLINKS})
 
     def start(self) -> None:
@@ -240,10 +242,12 @@ class BirdReceiver:
         except OSError:
             return out
         for line in lines:
-            if "BFD session down" not in line and not ("bfd" in line.lower() and "down" in line.lower()):
+            # BIRD traces no BFD message for BGP; a BFD Down stops the protocol at once:
+            # "<TRACE> tor1: State changed to stop" (debug protocols { states })
+            if _BIRD_STOP.search(line) is None:
                 continue
             try:
-                stamp = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
+                stamp = calendar.timegm(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S"))
                 out.append(stamp + int(line[20:23]) / 1000)
             except ValueError:
                 continue

@@ -85,7 +85,7 @@ def _flush_server(fl: FeedLab, kern: NamespaceKernel, base: int) -> None:
 
 
 def measure(fl: FeedLab, kern: NamespaceKernel, feed: Feed, rx_name: str, base: int, *, timeout: float,
-            failover: bool) -> FeedResult:
+            failover: bool, cut_hold: float = 3.0) -> FeedResult:
     rx = RECEIVERS[rx_name](fl.server, fl)
     res = FeedResult(feed=feed.name, receiver=rx_name, prefixes=feed.prefixes, paths=2 * feed.prefixes)
     fl.set_feeding(False)
@@ -119,7 +119,7 @@ def measure(fl: FeedLab, kern: NamespaceKernel, feed: Feed, rx_name: str, base: 
         if t_rib is None or (rx.kernel and t_kernel is None):
             res.error = f"incomplete after {timeout:.0f} s: rib paths {rx.rib_paths()}/{res.paths}"
         elif failover and rx.kernel:
-            res.failover = measure_failover(fl, kern, rx, feed, timeout=timeout)
+            res.failover = measure_failover(fl, kern, rx, feed, base, timeout=timeout, cut_hold=cut_hold)
         return res
     finally:
         rx.stop()
@@ -127,7 +127,9 @@ def measure(fl: FeedLab, kern: NamespaceKernel, feed: Feed, rx_name: str, base: 
         _flush_server(fl, kern, base)
 
 
-def measure_failover(fl: FeedLab, kern: NamespaceKernel, rx: Any, feed: Feed, *, timeout: float) -> dict[str, Any]:
+def measure_failover(
+    fl: FeedLab, kern: NamespaceKernel, rx: Any, feed: Feed, base: int, *, timeout: float, cut_hold: float
+) -> dict[str, Any]:
     """Silent cut of server eth0, then restore; times in ms from the cut / from BFD Down / from restore."""
     out: dict[str, Any] = {}
     eth0 = kern.ifindex["eth0"]
@@ -152,12 +154,14 @@ def measure_failover(fl: FeedLab, kern: NamespaceKernel, rx: Any, feed: Feed, *,
         if census.via_watched == 0:
             t_gone = time.monotonic()
             out["resolution_ms"] = round(census.seconds * 1000)
-    _wait(lambda: len(rx.bfd_down_times()) > downs_before, 5, 0.05)
+    _wait(lambda: len(rx.bfd_down_times()) > downs_before, max(0.1, t_cut + cut_hold - time.monotonic()), 0.05)
     downs = rx.bfd_down_times()[downs_before:]
     t_bfd = t_cut + (downs[0] - wall_cut) if downs else None
     out["cut_to_gone_ms"] = round((t_gone - t_cut) * 1000) if t_gone else None
     out["bfd_down_after_cut_ms"] = round((t_bfd - t_cut) * 1000) if t_bfd else None
     out["bfd_down_to_gone_ms"] = round((t_gone - t_bfd) * 1000) if (t_gone and t_bfd) else None
+    # restore at the same moment after the cut for every receiver (back-off timers run meanwhile)
+    time.sleep(max(0.0, t_cut + cut_hold - time.monotonic()))
     # restore: the first ECMP (both links) route, and every route ECMP again
     t_r = time.monotonic()
     link.restore()
@@ -168,7 +172,7 @@ def measure_failover(fl: FeedLab, kern: NamespaceKernel, rx: Any, feed: Feed, *,
             objs = kern.nexthop_objects()
             if any(eth0 in o and eth1 in o for o in objs.values()):
                 t_first = time.monotonic()
-        if kern.main_prefixes() >= feed.prefixes:
+        if kern.main_prefixes() - base >= feed.prefixes:
             census = kern.census(watch_ifname="eth0")
             if t_first is None and census.via_watched > 0 and census.ecmp > 0:
                 t_first = time.monotonic()
@@ -228,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of every feed's full size")
     ap.add_argument("--timeout", type=float, default=300.0, help="bound of every wait, seconds")
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--cut-hold", type=float, default=3.0, help="seconds the link stays cut (from the cut)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--prefix", default=f"bench{os.getpid() % 100000}", help="namespace prefix")
     args = ap.parse_args(argv)
@@ -260,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 for rx in receivers:
                     try:
                         res = measure(fl, kern, feed, rx, base, timeout=args.timeout,
-                                      failover=feed.name == "b" and not args.no_failover)
+                                      failover=feed.name == "b" and not args.no_failover, cut_hold=args.cut_hold)
                     except Exception as exc:  # noqa: BLE001 - one receiver failing must not hide the others
                         res = FeedResult(feed=feed.name, receiver=rx, prefixes=feed.prefixes,
                                          paths=2 * feed.prefixes, error=f"{type(exc).__name__}: {exc}")

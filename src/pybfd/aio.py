@@ -13,7 +13,8 @@ Owns: where the BFD engine runs and how its events reach the caller. Three isola
 
 State changes are delivered on the caller's loop, to `subscribe` callbacks and to `changes()`
 iterators. A worker process that dies is replaced (its sessions are first reported Down with diag 4
-and then re-created as last configured), at most `MAX_RESTARTS` times a minute. Never does: protocol logic (see `session`, `manager`) or socket handling (`engine`).
+and then re-created as last configured), at most `MAX_RESTARTS` times a minute.
+Never does: protocol logic (see `session`, `manager`) or socket handling (`engine`).
 """
 
 from __future__ import annotations

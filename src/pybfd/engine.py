@@ -82,6 +82,9 @@ class BfdPeerConfig:
             object.__setattr__(self, "local", _ip(self.local))
             if self.local.version != self.peer.version:
                 raise ValueError("peer and local address families differ")
+        if self.min_ttl is not None and not 1 <= self.min_ttl <= 255:
+            raise ValueError("min_ttl must be 1..255")
+        self.session_config()  # the caller hears of bad timers here, not from the worker later
 
     @property
     def key(self) -> SessionKey:

@@ -247,10 +247,10 @@ class Session:
         self.local_diag = diag
         self.transitions += 1
         actions.append(StateChanged(old, new, diag, self.remote_session_state))
-        wanted = self._wanted_tx()
-        if wanted != self.desired_min_tx_interval:
-            self.desired_min_tx_interval = wanted
-            self._parameters_changed(now)
+        # Up <-> not Up moves bfd.DesiredMinTxInterval between the configured value and >= 1 s, and
+        # leaving Up must also drop any value still waiting behind a Poll (6.8.3).
+        self.desired_min_tx_interval = self._wanted_tx()
+        self._parameters_changed(now)
         # Tell the peer at once rather than at the next periodic slot: halves handshake time.
         # (6.8.7: not when the peer asked for no packets at all.)
         if self._may_transmit() and self.tx_interval_us() != 0:

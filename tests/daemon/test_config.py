@@ -13,6 +13,7 @@ from pybgp.daemon.config import ConfigErrors, load_config, parse_config
 from pybgp.daemon.main import check
 from pybgp.daemon.schema import IPV4_UNICAST, AddPathMode
 from pybgp.daemon.toml_lines import LineMap, format_path
+from pybgp.daemon.translate import resolve_neighbors
 from pybgp.rib.policy import Policy
 from pybgp.wire.nlri import Prefix
 
@@ -249,3 +250,24 @@ def test_check_command_exit_codes(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_neighbor_by_interface_only_resolves_to_first_host() -> None:
+    cfg = parse_config(
+        MINIMAL + '[[neighbor]]\ninterface = "eth0"\nremote_as = "internal"\n'
+        '[[neighbor]]\ninterface = "eth9"\nremote_as = "internal"\n'
+    )
+    assert [(n.name, n.address) for n in cfg.neighbors] == [("eth0", None), ("eth9", None)]
+    connected = {
+        "eth0": {ipaddress.ip_interface("10.69.0.66/26")},
+        "eth1": {ipaddress.ip_interface("10.69.0.65/26")},
+    }
+    resolved, problems = resolve_neighbors(cfg, connected)
+    assert [(n.name, str(n.address)) for n in resolved.neighbors] == [("eth0", "10.69.0.65")]
+    assert len(problems) == 1 and "eth9" in problems[0]
+    # We are the first host ourselves: nothing to resolve to.
+    me = parse_config(MINIMAL + '[[neighbor]]\ninterface = "eth1"\nremote_as = "internal"\n')
+    assert resolve_neighbors(me, connected)[0].neighbors == ()
+    # Neither address nor interface: an error at the key.
+    errs = errors_of(MINIMAL + '[[neighbor]]\nremote_as = "internal"\n')
+    assert any(key == "neighbor[0].address" and "missing" in msg for _line, key, msg in errs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pybfd.cli import change_json, load_toml, main, parse_auth
+from pybfd.cli import change_json, load_toml, main, parse_auth, session_from_mapping
 from pybfd.constants import AuthType, Diag, State
 from pybfd.engine import BfdStateChange
 from pybfd.manager import SessionKey
@@ -53,6 +53,9 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
         load_toml(str(load_toml_text))
     with pytest.raises(SystemExit):
         main([])
+    for bad in ({"detect_mult": 0}, {"desired_min_tx_ms": 0}, {"min_ttl": 300}):
+        with pytest.raises(ValueError):
+            session_from_mapping({"peer": "192.0.2.2", **bad})
 
 
 def test_decode_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

@@ -402,3 +402,52 @@ def test_any_event_sequence_is_safe(events: list[tuple[object, ...]], passive: b
             # (no busy loop), whatever state it is in.
             deadline = session.next_deadline()
             assert deadline is None or deadline > now
+
+
+_pair_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("cut"), st.booleans()),
+        st.tuples(st.just("restore")),
+        st.tuples(st.just("admin"), st.sampled_from("ab"), st.booleans()),
+        st.tuples(
+            st.just("params"),
+            st.sampled_from("ab"),
+            st.integers(10_000, 2_000_000),
+            st.integers(10_000, 2_000_000),
+            st.integers(1, 5),
+        ),
+        st.tuples(st.just("run"), st.floats(0.0, 4.0)),
+    ),
+    max_size=25,
+)
+
+
+@given(_pair_ops, st.integers(0, 2**16))
+@settings(max_examples=150, deadline=None)
+def test_pair_always_recovers(ops: list[tuple[object, ...]], seed: int) -> None:
+    """Liveness: after any mix of cuts, admin actions and timer changes, once the link is whole and
+    both sides are enabled again, the pair comes back Up; and no packet ever carries P and F together."""
+    pair = VirtualPair(FAST, seed=seed)
+    for op in ops:
+        match op:
+            case ("cut", both):
+                pair.cut(bool(both))
+            case ("restore",):
+                pair.restore()
+            case ("admin", side, down):
+                s = pair.session(str(side))
+                pair.apply(str(side), s.admin_down(pair.now) if down else s.admin_up(pair.now))
+            case ("params", side, tx, rx, mult):
+                s = pair.session(str(side))
+                pair.apply(
+                    str(side),
+                    s.set_parameters(pair.now, desired_min_tx_us=tx, required_min_rx_us=rx, detect_mult=mult),  # type: ignore[arg-type]
+                )
+            case ("run", dt):
+                pair.run_until(pair.now + float(dt))  # type: ignore[arg-type]
+    pair.restore()
+    for side in "ab":
+        pair.apply(side, pair.session(side).admin_up(pair.now))
+    pair.run_until_up(limit=40)
+    for side in "ab":
+        assert not any(decode_packet(d).poll and decode_packet(d).final for d in pair.sent[side])

@@ -98,19 +98,8 @@ def _session_local_address(peer: Peer) -> IPAddress | None:
     """Our address on the session: configured, else the connected socket's (for next-hop-self)."""
     if peer.settings.local_address is not None:
         return peer.settings.local_address
-    conn = peer._primary()  # the Peer exposes no public accessor for the socket name yet
-    if conn is None or conn.transport is None:
-        return None
-    sockname = conn.transport.get_extra_info("sockname")
-    if not sockname:
-        return None
-    try:
-        address = ipaddress.ip_address(str(sockname[0]).partition("%")[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    endpoint = peer.local_endpoint
+    return endpoint[0] if endpoint is not None else None
 
 
 def kernel_view(changes: Sequence[BestChange], policy: Policy) -> list[BestChange]:

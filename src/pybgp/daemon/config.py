@@ -81,7 +81,10 @@ def _read_bfd(t: Table | None, raw: object) -> BfdConfig:
 
 def _read_neighbor(t: Table, global_asn: int | None, dynamic: bool) -> NeighborConfig | None:
     name = t.string("name", None)
-    address = None if dynamic else t.convert("address", parse_address, "IP address")
+    # Without `address`, a neighbor on an `interface` is the first host of that interface's IPv4 subnet
+    # (the ToR convention of TARGET.md), resolved from the kernel when the daemon starts or reloads.
+    by_interface = not dynamic and "address" not in t.data and isinstance(t.data.get("interface"), str)
+    address = None if dynamic or by_interface else t.convert("address", parse_address, "IP address")
     remote_as_raw = t.raw("remote_as")
     remote_as: int | None = None
     if remote_as_raw == "internal":
@@ -160,10 +163,14 @@ def _read_neighbor(t: Table, global_asn: int | None, dynamic: bool) -> NeighborC
     if cfg["ttl_security"] and multihop is not None:
         t.error("ttl_security", "cannot be combined with multihop (GTSM needs TTL 255 on arrival)")
     t.finish()
-    if remote_as is None or (address is None and not dynamic) or None in (cfg["hold_time"],):
+    if (
+        remote_as is None
+        or (address is None and not dynamic and not by_interface)
+        or cfg["hold_time"] is None
+    ):
         return None
     return NeighborConfig(
-        name=name or (str(address) if address is not None else ""),
+        name=name or (str(address) if address is not None else str(cfg["interface"] or "")),
         address=address,
         remote_as=remote_as,
         **cfg,
@@ -312,7 +319,7 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
             t.error(
                 "name", f"duplicate neighbor name {n.name!r} (first used by neighbor[{seen_names[n.name]}])"
             )
-        if n.address in seen_addresses:
+        if n.address is not None and n.address in seen_addresses:
             t.error("address", f"duplicate neighbor address {n.address}")
         seen_names[n.name] = i
         seen_addresses.add(n.address)

@@ -30,7 +30,7 @@ from pybgp.daemon.logsetup import event, setup_logging
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.origination import Origination
 from pybgp.daemon.schema import DaemonConfig, DynamicNeighborConfig, IPAddress, NeighborConfig
-from pybgp.daemon.translate import compile_policy, peer_settings
+from pybgp.daemon.translate import compile_policy, peer_settings, resolve_neighbors
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import FibPort
 from pybgp.fsm.states import State as BgpState
@@ -133,6 +133,15 @@ class Daemon:
                     return a.network
         return None
 
+    def _resolve(self, cfg: DaemonConfig) -> DaemonConfig:
+        """`cfg` with interface-only neighbors given their address (from the interface's subnet)."""
+        resolved, problems = resolve_neighbors(cfg, self._connected)
+        for problem in problems:
+            event(log, "neighbor-unresolved", problem, level=logging.ERROR)
+        self.cfg = resolved
+        self.exporter.reconfigure(resolved)
+        return resolved
+
     def _add_neighbor(self, cfg: DaemonConfig, n: NeighborConfig) -> None:
         enabled = n.enabled and not (n.bfd.enabled and n.bfd.strict)
         self.speaker.add_neighbor(
@@ -202,6 +211,7 @@ class Daemon:
                 )
                 self.exporter.fib = self.fib
                 self._pending_reconcile = cfg.kernel.keep_on_exit
+        cfg = self._resolve(cfg)
         for n in cfg.neighbors:
             self._add_neighbor(cfg, n)
         if self.speaker.listener is not None:
@@ -545,7 +555,9 @@ class Daemon:
             )
             detail = "\n".join(str(e) for e in exc.errors)
             raise CommandError(f"config has errors, nothing changed:\n{detail}") from None
-        new = replace(new, control=self.cfg.control)
+        new, problems = resolve_neighbors(replace(new, control=self.cfg.control), self._connected)
+        for problem in problems:
+            event(log, "neighbor-unresolved", problem, level=logging.ERROR)
         from pybgp.daemon.reload import apply_reload
 
         result = await apply_reload(self, new)

@@ -66,7 +66,7 @@ class BfdConfig:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NeighborConfig:
     name: str
-    address: IPAddress | None  # None only for a dynamic-range template
+    address: IPAddress | None  # None: a dynamic-range template, or "first host of `interface`'s subnet"
     remote_as: int
     interface: str | None = None
     local_as: int | None = None

@@ -8,6 +8,9 @@ Never does: validation (config.py did it) or any I/O.
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import replace
+
 from pybgp.daemon.schema import AddPathMode, DaemonConfig, IPAddress, NeighborConfig
 from pybgp.fsm.config import PeerSettings
 from pybgp.rib.policy import Policy
@@ -60,3 +63,37 @@ def compile_policy(cfg: DaemonConfig, name: str | None) -> Policy | None:
     if name is None:
         return None
     return Policy.from_dict(cfg.policy_spec(name), name)
+
+
+Connected = dict[str, set[ipaddress.IPv4Interface | ipaddress.IPv6Interface]]
+
+
+def first_host_neighbor(n: NeighborConfig, connected: Connected) -> IPAddress | None:
+    """The first host of `n.interface`'s IPv4 subnet (TARGET.md: each ToR is the first host of its /26);
+    None when the interface has no such address, or when that first host is ourselves."""
+    for addr in sorted(connected.get(n.interface or "", set()), key=str):
+        if isinstance(addr, ipaddress.IPv4Interface) and addr.network.prefixlen <= 30:
+            first = addr.network.network_address + 1
+            if first != addr.ip:
+                return first
+    return None
+
+
+def resolve_neighbors(cfg: DaemonConfig, connected: Connected) -> tuple[DaemonConfig, list[str]]:
+    """Fill in the address of neighbors configured by interface only; those that cannot be resolved
+    are left out (and named in the returned problems) rather than stopping the others."""
+    neighbors: list[NeighborConfig] = []
+    problems: list[str] = []
+    for n in cfg.neighbors:
+        if n.address is not None:
+            neighbors.append(n)
+            continue
+        address = first_host_neighbor(n, connected)
+        if address is None:
+            problems.append(
+                f"neighbor {n.name!r}: interface {n.interface!r} has no IPv4 subnet to find the "
+                "neighbor in (set `address`)"
+            )
+            continue
+        neighbors.append(replace(n, address=address))
+    return replace(cfg, neighbors=tuple(neighbors)), problems

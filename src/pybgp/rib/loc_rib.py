@@ -127,13 +127,25 @@ class LocRib:
 
     def remove_peer(self, peer_name: str, prefixes: Iterable[Prefix]) -> list[BestChange]:
         """Drop every path of one origin (session down, BFD down) for `prefixes` (the origin's
-        Adj-RIB-In keys, so the Loc-RIB keeps no per-peer index): all changes in one batch."""
+        Adj-RIB-In keys, so the Loc-RIB keeps no per-peer index): all changes in one batch.
+
+        The hot loop of a BFD-down flush over a full table, so the common shapes (the prefix had
+        only this origin's path, or two paths of which one remains) skip the general re-selection."""
         changes: list[BestChange] = []
+        table, partial = self._paths, self._partial
         for prefix in prefixes:
-            paths = self._paths.get(prefix)
+            paths = table.get(prefix)
             if paths is None:
                 continue
-            candidates = tuple(p for p in paths if p.peer.name != peer_name)
+            if len(paths) == 1:
+                if paths[0].peer.name != peer_name:
+                    continue
+                del table[prefix]
+                if partial:
+                    partial.pop(prefix, None)
+                changes.append(BestChange(prefix=prefix, best=None, multipath=()))
+                continue
+            candidates = tuple([p for p in paths if p.peer.name != peer_name])
             if len(candidates) == len(paths):
                 continue
             change = self._reselect(prefix, candidates, self._selected(prefix, paths))

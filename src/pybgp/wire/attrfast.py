@@ -38,6 +38,11 @@ _SLOT: dict[int, int] = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 7, 16: 8, 
 DEFAULT_SEMANTIC: tuple[object, ...] = (None, (), None, None, None, False, None, (), (), (), None, (), None, ())
 """The semantic tuple of an empty `PathAttributes()` (its field defaults, in field order)."""
 
+_SHARED = ~((1 << 2) | (1 << 7))
+"""Codes whose values are worth caching: all but AS_PATH and AGGREGATOR, which differ in nearly every
+set of a table (76,816 distinct AS_PATHs in 89,675 UPDATEs of the 2015 full table): caching those only
+adds dict churn and objects for the garbage collector to walk."""
+
 _Hit = tuple[int, int, object]  # (1 << code, slot, decoded value)
 
 VALUE_CACHE_SIZE = 1 << 16
@@ -101,9 +106,10 @@ def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int
             hit = _decode_one(buf[i + 1], flags, raw[4 if flags & _EXT else 3 :], ctx)
             if hit is None:
                 return None
-            if len(cache) >= VALUE_CACHE_SIZE:
-                cache.clear()
-            cache[raw] = hit
+            if hit[0] & _SHARED:
+                if len(cache) >= VALUE_CACHE_SIZE:
+                    cache.clear()
+                cache[raw] = hit
         bit, slot, value = hit
         if seen & bit:
             return None  # repeated attribute: RFC 7606 section 3 g, the general path reports it

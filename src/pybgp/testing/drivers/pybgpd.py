@@ -62,7 +62,7 @@ def server_config(
         lines += [
             "[[neighbor]]",
             f'name = "{up.tor_name}"',
-            f'address = "{up.tor_address}"',
+            # No `address`: the ToR is the first host of the interface's subnet (resolved by pybgpd).
             f'local_address = "{up.local_ip}"',
             f'interface = "{up.ifname}"',
             'remote_as = "internal"',
