@@ -59,8 +59,12 @@ def feed_b(count: int) -> Feed:
                     out.write(f"  route {ipaddress.IPv4Address(base + (i << 8))}/24 blackhole;\n")
                 out.write("}\n")
         tmp.rename(path)
-    return Feed(name="b", description=f"{count:,} synthetic /24s, 8 shared attribute sets", prefixes=count,
-                bird_include=path)
+    return Feed(
+        name="b",
+        description=f"{count:,} synthetic /24s, 8 shared attribute sets",
+        prefixes=count,
+        bird_include=path,
+    )
 
 
 def feed_c(count: int) -> Feed:
@@ -71,14 +75,23 @@ def feed_c(count: int) -> Feed:
         tmp = path.with_suffix(".tmp")
         base = int(ipaddress.IPv4Address("48.0.0.0"))
         with tmp.open("w") as out:
-            out.write("protocol static feedc {\n  ipv4 { import filter { bgp_path = +empty+; "
-                      "bgp_path.prepend(65010); bgp_origin = ORIGIN_IGP; accept; }; };\n")
+            out.write(
+                "protocol static feedc {\n  ipv4 { import filter { bgp_path = +empty+; "
+                "bgp_path.prepend(65010); bgp_origin = ORIGIN_IGP; accept; }; };\n"
+            )
             for i in range(count):
-                out.write(f"  route {ipaddress.IPv4Address(base + (i << 8))}/24 blackhole {{ bgp_med = {i + 1}; }};\n")
+                out.write(
+                    f"  route {ipaddress.IPv4Address(base + (i << 8))}/24 blackhole"
+                    f" {{ bgp_med = {i + 1}; }};\n"
+                )
             out.write("}\n")
         tmp.rename(path)
-    return Feed(name="c", description=f"{count:,} /24s, unique attributes each (one prefix per UPDATE)",
-                prefixes=count, bird_include=path)
+    return Feed(
+        name="c",
+        description=f"{count:,} /24s, unique attributes each (one prefix per UPDATE)",
+        prefixes=count,
+        bird_include=path,
+    )
 
 
 def feed_a(testdata: Path, limit: int | None = None) -> Feed:
@@ -102,7 +115,11 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
         keys = list(table)
         if limit is not None:
             keys = keys[:limit]
-        origin_name = {Origin.IGP: "ORIGIN_IGP", Origin.EGP: "ORIGIN_EGP", Origin.INCOMPLETE: "ORIGIN_INCOMPLETE"}
+        origin_name = {
+            Origin.IGP: "ORIGIN_IGP",
+            Origin.EGP: "ORIGIN_EGP",
+            Origin.INCOMPLETE: "ORIGIN_INCOMPLETE",
+        }
         blocks: dict[int, str] = {}  # id(attrs) -> block: interned attributes are shared objects
         CACHE.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -136,5 +153,9 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
         tmp.rename(path)
         count_path.write_text(f"{len(keys)} {len(blocks)}\n")
     count, distinct = (int(x) for x in count_path.read_text().split())
-    return Feed(name="a", description=f"real table ({MRT_FILE}): {count:,} prefixes, {distinct:,} attribute sets",
-                prefixes=count, bird_include=path)
+    return Feed(
+        name="a",
+        description=f"real table ({MRT_FILE}): {count:,} prefixes, {distinct:,} attribute sets",
+        prefixes=count,
+        bird_include=path,
+    )

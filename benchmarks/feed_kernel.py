@@ -127,7 +127,9 @@ class NamespaceKernel:
         """Send one dump request, return the raw receive buffers (parsing is the caller's)."""
         self._seq += 1
         seq = self._seq
-        self._sock.send(_HDR.pack(16 + len(family_body), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + family_body)
+        self._sock.send(
+            _HDR.pack(16 + len(family_body), msg_type, _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + family_body
+        )
         buffers: list[bytes] = []
         for _ in range(1_000_000):  # bounded: a 1M-route dump is ~3,000 buffers
             data = self._sock.recv(1 << 20)
@@ -181,7 +183,9 @@ class NamespaceKernel:
             result[gid] = frozenset(oifs.get(m, 0) for m in members)
         return result
 
-    def _route_hops(self, data: bytes, start: int, end: int, nhobj: dict[int, frozenset[int]]) -> frozenset[int]:
+    def _route_hops(
+        self, data: bytes, start: int, end: int, nhobj: dict[int, frozenset[int]]
+    ) -> frozenset[int]:
         """The interface indexes of one route message's nexthops (attributes from `start` to `end`)."""
         hops: set[int] = set()
         nh_id = 0
@@ -209,9 +213,10 @@ class NamespaceKernel:
         return frozenset(hops)
 
     def census(self, *, table: int = 254, watch_ifname: str | None = None) -> RouteCensus:
-        """Dump every IPv4 route a daemon installed (not the connected ones) once and count; ~1 s of CPU at 1M routes (memoised per route shape).
+        """Dump every IPv4 route a daemon installed (not the connected ones) once and count.
 
-        Routes of one daemon differ only in RTA_DST, so the attributes after the destination are a
+        About 1 s of CPU at 1M routes because it is memoised per route shape:
+        routes of one daemon differ only in RTA_DST, so the attributes after the destination are a
         memo key: each distinct shape is parsed once.
         """
         import time
@@ -231,10 +236,18 @@ class NamespaceKernel:
                 length, mtype, _f, _s, _p = unpack_hdr(data, off)
                 if length < 16:
                     break
-                if (mtype == _RTM_NEWROUTE and data[off + 20] == table and data[off + 23] == _RTN_UNICAST
-                        and data[off + 21] != _RTPROT_KERNEL):
+                if (
+                    mtype == _RTM_NEWROUTE
+                    and data[off + 20] == table
+                    and data[off + 23] == _RTN_UNICAST
+                    and data[off + 21] != _RTPROT_KERNEL
+                ):
                     # attributes start at off+28; the kernel puts RTA_TABLE (8) then RTA_DST (8) first
-                    key = data[off + 44 : off + length] if data[off + 30] == _RTA_TABLE else data[off + 28 : off + length]
+                    key = (
+                        data[off + 44 : off + length]
+                        if data[off + 30] == _RTA_TABLE
+                        else data[off + 28 : off + length]
+                    )
                     shape = memo.get(key)
                     if shape is None:
                         hops = self._route_hops(data, off + 28, off + length, nhobj)

@@ -39,13 +39,33 @@ from pybgp.testing.topology import BfdTimers, BgpTimers, ServerSpec, Uplink
 ASN = 64600
 SERVER_ROUTER_ID = "10.69.0.2"
 UPLINKS = (
-    Uplink(tor_name="tor1", ifname="eth0", address="10.69.0.66/26", tor_address="10.69.0.65", subnet="10.69.0.64/26"),
-    Uplink(tor_name="tor2", ifname="eth1", address="10.69.0.130/26", tor_address="10.69.0.129", subnet="10.69.0.128/26"),
+    Uplink(
+        tor_name="tor1",
+        ifname="eth0",
+        address="10.69.0.66/26",
+        tor_address="10.69.0.65",
+        subnet="10.69.0.64/26",
+    ),
+    Uplink(
+        tor_name="tor2",
+        ifname="eth1",
+        address="10.69.0.130/26",
+        tor_address="10.69.0.129",
+        subnet="10.69.0.128/26",
+    ),
 )
 BFD = BfdTimers(tx_ms=100, rx_ms=100, multiplier=3)
 TIMERS = BgpTimers(connect_delay=1, connect_retry=1, error_wait_min=1, error_wait_max=5)
-SPEC = ServerSpec(name="srv", rack=0, asn=ASN, router_id=SERVER_ROUTER_ID, node_address="10.69.0.2/32",
-                  uplinks=UPLINKS, bfd=BFD, timers=TIMERS)
+SPEC = ServerSpec(
+    name="srv",
+    rack=0,
+    asn=ASN,
+    router_id=SERVER_ROUTER_ID,
+    node_address="10.69.0.2/32",
+    uplinks=UPLINKS,
+    bfd=BFD,
+    timers=TIMERS,
+)
 
 
 class FeedLab:
@@ -58,8 +78,16 @@ class FeedLab:
         self.links: list[Link] = []
         for up, tor in zip(UPLINKS, self.tors, strict=True):
             prefix_len = up.subnet.split("/")[1]
-            self.links.append(lab.link(self.server, up.ifname, tor, "eth0", a_addrs=[up.address],
-                                       b_addrs=[f"{up.tor_address}/{prefix_len}"]))
+            self.links.append(
+                lab.link(
+                    self.server,
+                    up.ifname,
+                    tor,
+                    "eth0",
+                    a_addrs=[up.address],
+                    b_addrs=[f"{up.tor_address}/{prefix_len}"],
+                )
+            )
         for link in self.links:
             link.pin_neighbors()  # no ARP in the timings
         lab.address_device(self.server, "node0", [SPEC.node_address])
@@ -140,13 +168,27 @@ class PybgpdReceiver:
         self.driver = PybgpdDriver(node, "", neighbors={u.tor_address: u.tor_name for u in UPLINKS})
         self.driver.config = pybgpd_server_config(SPEC, socket_path=self.driver.sock_path, log_format="json")
         self.log_path = self.driver.log_path
+        self.node = node
 
     def start(self) -> None:
+        """Start pybgpd; with PYBGP_FEED_PROFILE=FILE it runs under cProfile (stats written on SIGTERM)."""
         self.driver.log_path.unlink(missing_ok=True)
-        self.driver.start(timeout=30)
+        profile = os.environ.get("PYBGP_FEED_PROFILE")
+        if not profile:
+            self.driver.start(timeout=30)
+            return
+        self.driver.write_config()
+        log = self.log_path.open("ab")
+        argv = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "pybgp.daemon.main",
+                "-c", str(self.driver.conf_path), "-s", str(self.driver.sock_path)]  # fmt: skip
+        self.driver.proc = self.node.popen(argv, stdout=log, stderr=log)
+        self.driver._log = log
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.driver.sock_path.exists():
+            time.sleep(0.05)
 
     def stop(self) -> None:
-        self.driver.stop(timeout=15)
+        self.driver.stop(timeout=60)
 
     @property
     def pid(self) -> int:
@@ -160,10 +202,14 @@ class PybgpdReceiver:
             return []
 
     def established(self) -> int:
-        return sum(1 for r in self._rows() if r.get("name") in ("tor1", "tor2") and r.get("state") == "established")
+        return sum(
+            1 for r in self._rows() if r.get("name") in ("tor1", "tor2") and r.get("state") == "established"
+        )
 
     def rib_paths(self) -> int:
-        return sum(int(r.get("prefixes_accepted") or 0) for r in self._rows() if r.get("name") in ("tor1", "tor2"))
+        return sum(
+            int(r.get("prefixes_accepted") or 0) for r in self._rows() if r.get("name") in ("tor1", "tor2")
+        )
 
     def bfd_down_times(self) -> list[float]:
         """Wall-clock times of BFD Down log lines (the daemon logs JSON with ms timestamps)."""
@@ -213,7 +259,11 @@ class BirdReceiver:
     def __init__(self, node: Node, feed_lab: FeedLab) -> None:
         conf = bird_server_config(SPEC)
         self.log_path = node.run_dir / "bird-server.log"
-        conf = conf.replace("log stderr all;", f'log "{self.log_path}" all;\ntimeformat log "%F %T.%3f";\ndebug protocols {{ states }};', 1)
+        conf = conf.replace(
+            "log stderr all;",
+            f'log "{self.log_path}" all;\ntimeformat log "%F %T.%3f";\ndebug protocols {{ states }};',
+            1,
+        )
         self.driver = BirdDriver(node, conf, neighbors={u.tor_address: u.tor_name for u in UPLINKS})
 
     def start(self) -> None:
@@ -307,15 +357,24 @@ class ExabgpReceiver:
                 "}",
             ]
         (self.dir / "exabgp.conf").write_text("\n".join(conf) + "\n")
-        env = dict(os.environ, **{
-            "exabgp.daemon.daemonize": "false", "exabgp.daemon.drop": "false", "exabgp.daemon.user": "root",
-            "exabgp.log.destination": str(self.dir / "exabgp.log"), "exabgp.log.level": "INFO",
-            "exabgp.tcp.port": "179", "exabgp.api.ack": "false", "exabgp.cache.attributes": "true",
-        })
+        env = dict(
+            os.environ,
+            **{
+                "exabgp.daemon.daemonize": "false",
+                "exabgp.daemon.drop": "false",
+                "exabgp.daemon.user": "root",
+                "exabgp.log.destination": str(self.dir / "exabgp.log"),
+                "exabgp.log.level": "INFO",
+                "exabgp.tcp.port": "179",
+                "exabgp.api.ack": "false",
+                "exabgp.cache.attributes": "true",
+            },
+        )
         self._log = (self.dir / "stdout.log").open("wb")
         exabgp = str(Path(sys.executable).parent / "exabgp")
-        self.proc = self.node.popen([exabgp, "server", str(self.dir / "exabgp.conf")],
-                                    stdout=self._log, stderr=self._log, env=env)
+        self.proc = self.node.popen(
+            [exabgp, "server", str(self.dir / "exabgp.conf")], stdout=self._log, stderr=self._log, env=env
+        )
         time.sleep(0.5)
         if self.proc.poll() is not None:
             raise RuntimeError(f"exabgp exited: {(self.dir / 'stdout.log').read_text()[-2000:]}")

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -42,11 +41,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from feed_data import FULL_A, FULL_B, FULL_C, Feed, feed_a, feed_b, feed_c  # noqa: E402
-from feed_kernel import NamespaceKernel, tree_cpu_seconds, tree_memory_kib  # noqa: E402
-from feed_lab import RECEIVERS, FeedLab  # noqa: E402
+from feed_data import FULL_A, FULL_B, FULL_C, Feed, feed_a, feed_b, feed_c
+from feed_kernel import NamespaceKernel, tree_cpu_seconds, tree_memory_kib
+from feed_lab import RECEIVERS, FeedLab
 
-from pybgp.testing import Lab  # noqa: E402
+from pybgp.testing import Lab
 
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 
@@ -84,8 +83,17 @@ def _flush_server(fl: FeedLab, kern: NamespaceKernel, base: int) -> None:
     fl.server.ip("nexthop", "flush", check=False)
 
 
-def measure(fl: FeedLab, kern: NamespaceKernel, feed: Feed, rx_name: str, base: int, *, timeout: float,
-            failover: bool, cut_hold: float = 3.0) -> FeedResult:
+def measure(
+    fl: FeedLab,
+    kern: NamespaceKernel,
+    feed: Feed,
+    rx_name: str,
+    base: int,
+    *,
+    timeout: float,
+    failover: bool,
+    cut_hold: float = 3.0,
+) -> FeedResult:
     rx = RECEIVERS[rx_name](fl.server, fl)
     res = FeedResult(feed=feed.name, receiver=rx_name, prefixes=feed.prefixes, paths=2 * feed.prefixes)
     fl.set_feeding(False)
@@ -145,8 +153,9 @@ def measure_failover(
     deadline = t_cut + timeout
     groups = kern.nexthop_objects()
     if groups:  # nexthop groups: one group rewrite removes eth0 from every route; poll the groups
-        t_cand = _wait(lambda: not any(eth0 in o and len(o) > 1 for o in kern.nexthop_objects().values()),
-                       timeout, 0.005)
+        t_cand = _wait(
+            lambda: not any(eth0 in o and len(o) > 1 for o in kern.nexthop_objects().values()), timeout, 0.005
+        )
         if t_cand is not None and kern.census(watch_ifname="eth0").via_watched == 0:
             t_gone = t_cand
     while t_gone is None and time.monotonic() < deadline:
@@ -154,7 +163,9 @@ def measure_failover(
         if census.via_watched == 0:
             t_gone = time.monotonic()
             out["resolution_ms"] = round(census.seconds * 1000)
-    _wait(lambda: len(rx.bfd_down_times()) > downs_before, max(0.1, t_cut + cut_hold - time.monotonic()), 0.05)
+    _wait(
+        lambda: len(rx.bfd_down_times()) > downs_before, max(0.1, t_cut + cut_hold - time.monotonic()), 0.05
+    )
     downs = rx.bfd_down_times()[downs_before:]
     t_bfd = t_cut + (downs[0] - wall_cut) if downs else None
     out["cut_to_gone_ms"] = round((t_gone - t_cut) * 1000) if t_gone else None
@@ -193,35 +204,48 @@ def report(results: list[FeedResult]) -> str:
     lines = ["", "feed | receiver | paths | up->RIB s | up->kernel s | CPU s | peak RSS MiB | bytes/path"]
     lines.append("---|---|---|---|---|---|---|---")
     for r in results:
+        rib = r.up_to_rib_s if r.up_to_rib_s is not None else "-"
+        kernel = r.up_to_kernel_s if r.up_to_kernel_s is not None else "-"
         lines.append(
-            f"{r.feed} | {r.receiver} | {r.paths:,} | {r.up_to_rib_s if r.up_to_rib_s is not None else '-'} | "
-            f"{r.up_to_kernel_s if r.up_to_kernel_s is not None else '-'} | {r.cpu_s} | {r.peak_rss_mib} | "
+            f"{r.feed} | {r.receiver} | {r.paths:,} | {rib} | {kernel} | {r.cpu_s} | {r.peak_rss_mib} | "
             f"{r.bytes_per_path:.0f}" + (f"  ERROR: {r.error}" if r.error else "")
         )
-    lines += ["", "ratios (targets: pybgpd/BIRD to kernel <= 1.5x; ExaBGP/pybgpd to RIB >= 5x; < 250 bytes/path)"]
+    lines += [
+        "",
+        "ratios (targets: pybgpd/BIRD to kernel <= 1.5x; ExaBGP/pybgpd to RIB >= 5x; < 250 bytes/path)",
+    ]
     by = {(r.feed, r.receiver): r for r in results}
     for feed in sorted({r.feed for r in results}):
         p, b, e = by.get((feed, "pybgpd")), by.get((feed, "bird")), by.get((feed, "exabgp"))
         parts = [f"feed {feed}:"]
         if p and b:
-            parts.append(f"pybgpd/BIRD to kernel {_ratio(p.up_to_kernel_s, b.up_to_kernel_s)}, "
-                         f"to RIB {_ratio(p.up_to_rib_s, b.up_to_rib_s)}, CPU {_ratio(p.cpu_s, b.cpu_s)}, "
-                         f"RSS {_ratio(p.peak_rss_mib, b.peak_rss_mib)};")
+            parts.append(
+                f"pybgpd/BIRD to kernel {_ratio(p.up_to_kernel_s, b.up_to_kernel_s)}, "
+                f"to RIB {_ratio(p.up_to_rib_s, b.up_to_rib_s)}, CPU {_ratio(p.cpu_s, b.cpu_s)}, "
+                f"RSS {_ratio(p.peak_rss_mib, b.peak_rss_mib)};"
+            )
         if p and e:
             parts.append(f"ExaBGP/pybgpd to RIB {_ratio(e.up_to_rib_s, p.up_to_rib_s)}")
         if p:
-            parts.append(f"pybgpd bytes/path {p.bytes_per_path:.0f} ({'met' if p.bytes_per_path < 250 else 'NOT met'})")
+            parts.append(
+                f"pybgpd bytes/path {p.bytes_per_path:.0f} ({'met' if p.bytes_per_path < 250 else 'NOT met'})"
+            )
         lines.append(" ".join(parts))
     fo = [r for r in results if r.failover]
     if fo:
-        lines += ["", "failover (feed b installed) | cut->BFD Down ms | BFD Down->nexthop gone ms | cut->gone ms | "
-                  "restore->first ECMP ms | restore->all ECMP ms"]
+        lines += [
+            "",
+            "failover (feed b installed) | cut->BFD Down ms | BFD Down->nexthop gone ms | cut->gone ms | "
+            "restore->first ECMP ms | restore->all ECMP ms",
+        ]
         for r in fo:
             f = r.failover
-            lines.append(f"{r.receiver} ({r.prefixes:,} routes) | {f.get('bfd_down_after_cut_ms')} | "
-                         f"{f.get('bfd_down_to_gone_ms')} | {f.get('cut_to_gone_ms')} | "
-                         f"{f.get('restore_to_first_ecmp_ms')} | {f.get('restore_to_all_ecmp_ms')}"
-                         + (f" (dump resolution {f['resolution_ms']} ms)" if "resolution_ms" in f else ""))
+            lines.append(
+                f"{r.receiver} ({r.prefixes:,} routes) | {f.get('bfd_down_after_cut_ms')} | "
+                f"{f.get('bfd_down_to_gone_ms')} | {f.get('cut_to_gone_ms')} | "
+                f"{f.get('restore_to_first_ecmp_ms')} | {f.get('restore_to_all_ecmp_ms')}"
+                + (f" (dump resolution {f['resolution_ms']} ms)" if "resolution_ms" in f else "")
+            )
     return "\n".join(lines)
 
 
@@ -264,11 +288,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"feed {feed.name}: {feed.description}; ToRs loaded in {loaded:.1f} s", flush=True)
                 for rx in receivers:
                     try:
-                        res = measure(fl, kern, feed, rx, base, timeout=args.timeout,
-                                      failover=feed.name == "b" and not args.no_failover, cut_hold=args.cut_hold)
-                    except Exception as exc:  # noqa: BLE001 - one receiver failing must not hide the others
-                        res = FeedResult(feed=feed.name, receiver=rx, prefixes=feed.prefixes,
-                                         paths=2 * feed.prefixes, error=f"{type(exc).__name__}: {exc}")
+                        res = measure(
+                            fl,
+                            kern,
+                            feed,
+                            rx,
+                            base,
+                            timeout=args.timeout,
+                            failover=feed.name == "b" and not args.no_failover,
+                            cut_hold=args.cut_hold,
+                        )
+                    except Exception as exc:
+                        res = FeedResult(
+                            feed=feed.name,
+                            receiver=rx,
+                            prefixes=feed.prefixes,
+                            paths=2 * feed.prefixes,
+                            error=f"{type(exc).__name__}: {exc}",
+                        )
                     results.append(res)
                     print(f"  {rx}: {json.dumps(asdict(res))}", flush=True)
                 fl.stop_feeders()

@@ -103,6 +103,7 @@ class Daemon:
         self._last_resync = 0.0
         self._pending_reconcile = False
         self._all_up_since: float | None = None
+        self._failed: set[str] = set()  # neighbors reset for BFD Down / carrier loss, until Established
         self.stopping = False
 
     # --- construction -------------------------------------------------------------------------
@@ -344,6 +345,7 @@ class Daemon:
                     bucket.add(ev.address)
                 else:
                     bucket.discard(ev.address)
+                self.exporter.invalidate()
             elif isinstance(ev, LinkEvent):
                 self._link_event(ev)
             self.origination.on_event(ev)
@@ -388,6 +390,8 @@ class Daemon:
             peer = self.speaker.peer(name)
         except KeyError:
             return
+        if name not in self._failed:
+            return  # only after a failure we reacted to; a session still coming up is left alone
         view = next((v for v in self.speaker.neighbors() if v.name == name), None)
         if view is None or not view.enabled or peer.settings.passive or self.stopping:
             return
@@ -407,6 +411,7 @@ class Daemon:
             self.speaker.neighbor_down(name, reason, retry_after=CARRIER_RETRY)
         except KeyError:
             return
+        self._failed.add(name)
         self.exporter.flush_pending()  # the flushed routes leave the kernel now, not at the next loop turn
         n = self.cfg.neighbor(name)
         if n is not None and n.bfd.enabled and n.bfd.strict:
@@ -426,6 +431,7 @@ class Daemon:
         try:
             name = peer.name
             if kind == "established":
+                self._failed.discard(name)
                 n = self.cfg.neighbor(name)
                 if n is not None and n.interface is not None:
                     self.exporter.interface_up(n.interface)

@@ -26,6 +26,9 @@ from pybgp.wire.nlri import Prefix
 log = logging.getLogger("pybgp.daemon.kernel")
 
 IfnameResolver = Callable[[IPAddress], str | None]
+CACHE_LIMIT = 50_000
+"""Distinct multipath selections remembered by `route_for` (cleared when full or when anything it
+depends on changes: config, dead nexthops, interface addresses)."""
 
 
 class KernelExporter:
@@ -49,6 +52,7 @@ class KernelExporter:
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
         self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
         self._hops_by_ifname: dict[str, set[NextHop]] = {}
+        self._cache: dict[tuple[object, ...], tuple[tuple[NextHop, ...], tuple[str, ...], object]] = {}
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
         self.sources: dict[Prefix, tuple[str, ...]] = {}  # installed prefix -> neighbors of its nexthops
@@ -57,7 +61,12 @@ class KernelExporter:
     def cfg(self) -> KernelExportConfig:
         return self._config.kernel
 
+    def invalidate(self) -> None:
+        """Forget cached nexthop sets (interface addresses changed: `resolve_ifname` may answer anew)."""
+        self._cache.clear()
+
     def reconfigure(self, config: DaemonConfig) -> None:
+        self._cache.clear()
         self._config = config
         self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
 
@@ -86,29 +95,51 @@ class KernelExporter:
 
     def route_for(self, change: BestChange) -> FibRoute | None:
         """The kernel route for a change, or None when nothing may be installed for the prefix."""
+        key = change.prefix.without_path_id()
         if change.best is None:
-            self.sources.pop(change.prefix.without_path_id(), None)
+            self.sources.pop(key, None)
             return None
-        paths = change.multipath or (change.best,)
+        paths = (change.multipath or (change.best,))[: self.cfg.merge_paths]
+        if paths[0] is not change.best:
+            paths = (change.best, *(p for p in paths if p is not change.best))[: self.cfg.merge_paths]
+        cached = None
+        ckey: tuple[object, ...] = ()
+        if self._policy.prefix_free:
+            # A full table shares a few attribute sets (interned) and one PeerInfo per session, so the
+            # nexthop set depends on the selection's (attributes, peer, next hops) only: compute it once.
+            ckey = tuple((id(p.attributes), id(p.peer), p.next_hops) for p in paths)
+            cached = self._cache.get(ckey)
+        if cached is None:
+            hops, sources = self._hops_of(change.prefix, paths)
+            if ckey:
+                if len(self._cache) >= CACHE_LIMIT:
+                    self._cache.clear()
+                pinned = tuple((p.attributes, p.peer) for p in paths)  # keeps the ids above unique
+                self._cache[ckey] = (hops, sources, pinned)
+        else:
+            hops, sources, _ = cached
+        if not hops:
+            self.sources.pop(key, None)
+            return None
+        self.sources[key] = sources
+        return FibRoute(key, hops)
+
+    def _hops_of(
+        self, prefix: Prefix, paths: tuple[Path, ...]
+    ) -> tuple[tuple[NextHop, ...], tuple[str, ...]]:
         hops: list[NextHop] = []
         sources: list[str] = []
-        key = change.prefix.without_path_id()
-        for path in paths[: self.cfg.merge_paths]:
-            if not self.exportable(change.prefix, path):
-                if path is change.best:
-                    self.sources.pop(key, None)
-                    return None  # BIRD filters the best route; merged paths ride on it
+        for i, path in enumerate(paths):
+            if not self.exportable(prefix, path):
+                if i == 0:
+                    return (), ()  # BIRD filters the best route; merged paths ride on it
                 continue
             nh = self.nexthop_for(path)
             if nh is not None and nh not in self._down and nh.ifname not in self._down_ifnames:
                 hops.append(nh)
                 sources.append(path.peer.name)
                 self._hops_by_ifname.setdefault(nh.ifname, set()).add(nh)
-        if not hops:
-            self.sources.pop(key, None)
-            return None
-        self.sources[key] = tuple(sources)
-        return FibRoute(key, tuple(hops))
+        return tuple(hops), tuple(sources)
 
     # --- feeding the FIB --------------------------------------------------------------------------
 
@@ -151,6 +182,7 @@ class KernelExporter:
         if nh in self._down:
             return
         self._down.add(nh)
+        self._cache.clear()
         started = time.perf_counter()
         try:
             self.fib.nexthop_down(nh)
@@ -169,6 +201,7 @@ class KernelExporter:
     def nexthop_up(self, nh: NextHop) -> None:
         """The nexthop may be used again (its session re-established); routes come back with BGP."""
         self._down.discard(nh)
+        self._cache.clear()
 
     def interface_down(self, ifname: str, reason: str) -> None:
         """Every nexthop through `ifname` is dead (carrier loss, BFD Down of the neighbor on that link):
@@ -176,6 +209,7 @@ class KernelExporter:
         if ifname in self._down_ifnames:
             return
         self._down_ifnames.add(ifname)
+        self._cache.clear()
         started = time.perf_counter()
         # Every nexthop ever installed via `ifname` (a handful): no walk over the routes, however many.
         hops = self._hops_by_ifname.get(ifname, set())
@@ -198,6 +232,7 @@ class KernelExporter:
         """Nexthops through `ifname` may be installed again (its session re-established)."""
         self._down_ifnames.discard(ifname)
         self._down = {nh for nh in self._down if nh.ifname != ifname}
+        self._cache.clear()
 
     def reconcile(self, changes: Iterable[BestChange]) -> None:
         """Make the kernel exactly match the given selections (startup, resync, after reload)."""

@@ -28,17 +28,30 @@ class AsPathSegment(NamedTuple):
     asns: tuple[int, ...]
 
 
+_SEQ = int(AsPathSegmentType.AS_SEQUENCE)
+_SEQUENCE = AsPathSegmentType.AS_SEQUENCE
+_ASN2 = tuple(struct.Struct(f"!{count}H") for count in range(256))
+_ASN4 = tuple(struct.Struct(f"!{count}I") for count in range(256))
+"""Unpackers for a segment of 0..255 ASNs (index = Segment Length), built once at import."""
+_new_segment = tuple.__new__  # AsPathSegment(...) without the generated Python-level __new__
+
+
 def decode_as_path(data: bytes, *, four_octet: bool) -> tuple[AsPathSegment, ...]:
     """Decode AS_PATH (or AS4_PATH with `four_octet=True`).
 
     RFC 7606 section 7.2: an unrecognised segment type, a zero Segment Length, an overrun, or a lone
     trailing octet make the whole attribute malformed (`MalformedAttribute`, subcode Malformed AS_PATH).
     """
-    bad = UpdateSubcode.MALFORMED_AS_PATH
+    n = len(data)
     width = 4 if four_octet else 2
+    if n > 2 and data[0] == _SEQ and n == 2 + data[1] * width:
+        # The usual shape, one AS_SEQUENCE filling the attribute: one precompiled unpack, no loop.
+        asns = (_ASN4 if four_octet else _ASN2)[data[1]].unpack_from(data, 2)
+        return (_new_segment(AsPathSegment, (_SEQUENCE, asns)),)
+    bad = UpdateSubcode.MALFORMED_AS_PATH
     code = "I" if four_octet else "H"
     out: list[AsPathSegment] = []
-    i, n = 0, len(data)
+    i = 0
     while i < n:
         if i + 2 > n:
             raise MalformedAttribute("AS_PATH ends with a lone octet", bad)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
 from pybgp.wire.aspath import AsPathSegment as AsPathSegment
@@ -39,7 +39,7 @@ from pybgp.wire.aspath import (
 )
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
 from pybgp.wire.attrspec import Aggregator as Aggregator
-from pybgp.wire.attrfast import fast_semantic
+from pybgp.wire.attrfast import clear_value_cache, fast_semantic
 from pybgp.wire.attrspec import encode_aggregator
 from pybgp.wire.communities import LargeCommunity as LargeCommunity
 from pybgp.wire.communities import (
@@ -132,6 +132,15 @@ class PathAttributes:
     wire: WireImage | None = field(default=None, compare=False, repr=False)
 
 
+_SEMANTIC_FIELDS = (
+    "origin", "as_path", "next_hop", "med", "local_pref", "atomic_aggregate", "aggregator", "communities",
+    "extended_communities", "large_communities", "originator_id", "cluster_list", "otc", "unknown",
+)  # fmt: skip
+_SLOT_SETTERS = tuple(getattr(PathAttributes, name).__set__ for name in _SEMANTIC_FIELDS)
+_SET_WIRE = PathAttributes.wire.__set__  # type: ignore[attr-defined]
+_new_object = object.__new__
+assert tuple(f.name for f in fields(PathAttributes)) == (*_SEMANTIC_FIELDS, "wire")
+
 EMPTY_ATTRIBUTES = PathAttributes()
 """Returned (this very object) when an attribute section holds nothing but MP_REACH/MP_UNREACH."""
 
@@ -149,6 +158,7 @@ _TAW = UpdateAction.TREAT_AS_WITHDRAW
 _DISCARD = UpdateAction.ATTRIBUTE_DISCARD
 _MP_CODES = (AttrCode.MP_REACH_NLRI, AttrCode.MP_UNREACH_NLRI)
 _STRENGTH = {action: i for i, action in enumerate(UpdateAction)}
+_NEEDED_WITH_NLRI = (1 << AttrCode.ORIGIN) | (1 << AttrCode.AS_PATH) | (1 << AttrCode.NEXT_HOP)
 
 
 def strongest_fault(a: UpdateFault | None, b: UpdateFault | None) -> UpdateFault | None:
@@ -183,8 +193,10 @@ out stay valid, only later duplicates of them become new, equal objects)."""
 
 
 def clear_intern_cache() -> None:
-    """Forget every interned attribute set (tests; a daemon never needs it)."""
+    """Forget every interned attribute set and cached attribute value (tests, cold-cache benchmarks;
+    a daemon never needs it)."""
     _CACHE.clear()
+    clear_value_cache()
 
 
 def _raw(buf: bytes, flags: int, start: int, end: int) -> bytes:
@@ -349,13 +361,13 @@ def _intern_plain(
 ) -> _CacheEntry:
     """Build and intern the set `attrfast.fast_semantic` read from `buf` (no fault, no MP attribute):
     the same object `_scan_and_decode` would have built, without walking the bytes a second time."""
-    s, seen = found
-    attrs = PathAttributes(
-        origin=s[0], as_path=s[1], next_hop=s[2], med=s[3], local_pref=s[4], atomic_aggregate=s[5],
-        aggregator=s[6], communities=s[7], extended_communities=s[8], large_communities=s[9],
-        originator_id=s[10], cluster_list=s[11], otc=s[12], unknown=s[13],
-        wire=WireImage(s, key[2], ctx.as4, ctx.ibgp),
-    )  # type: ignore[arg-type]  # fmt: skip
+    semantic, seen = found
+    # What `PathAttributes(**fields, wire=...)` does, minus the frozen __init__'s per-field
+    # object.__setattr__ dance: the slots are filled once through their descriptors, in field order.
+    attrs = _new_object(PathAttributes)
+    for setter, value in zip(_SLOT_SETTERS, semantic, strict=True):
+        setter(attrs, value)
+    _SET_WIRE(attrs, WireImage(semantic, key[2], ctx.as4, ctx.ibgp))
     entry = (attrs, None, seen)
     if len(_CACHE) >= INTERN_CACHE_SIZE:
         _CACHE.clear()
@@ -406,6 +418,10 @@ def decode_path_attributes(
             mp_unreach = decode_mp_unreach(buf[start:end], ctx, flags)
 
     reach_nlri = mp_reach is not None and bool(mp_reach.nlri or mp_reach.raw_nlri)
+    if (has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI) or (
+        not has_nlri and not reach_nlri
+    ):
+        return attrs, mp_reach, mp_unreach, fault  # nothing mandatory missing (the usual case)
     if has_nlri or reach_nlri:
         # RFC 7606 section 3 d: a missing well-known mandatory attribute -> treat-as-withdraw.
         # RFC 8205 section 3: with BGPsec_PATH (type 33) present, AS_PATH is legitimately absent.

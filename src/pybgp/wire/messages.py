@@ -54,7 +54,7 @@ from pybgp.wire.constants import (
 )
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import LocalUsageError, NotificationError, UpdateFault
-from pybgp.wire.nlri import NlriImage, Prefix, decode_prefixes_exact, encode_nlri_field
+from pybgp.wire.nlri import NlriImage, Prefix, decode_prefix_run, encode_nlri_field
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +132,7 @@ class RouteRefresh:
 Message = Open | Update | Notification | Keepalive | RouteRefresh
 
 _V4_UNICAST = (1, 1)
+_UPDATE_MIN = MIN_LENGTH[MessageType.UPDATE]
 
 
 def _header_error(subcode: int, data: bytes, reason: str) -> NotificationError:
@@ -164,6 +165,10 @@ def check_header(data: bytes | memoryview, max_len: int) -> tuple[int, int]:
 
 def decode_message(data: bytes | memoryview, ctx: WireContext) -> Message:
     """Decode one whole message (header included). Raises only `WireError` subclasses."""
+    if type(data) is bytes and len(data) >= _UPDATE_MIN and data[18] == 2 and data[:16] == MARKER:
+        # The common case, an UPDATE: the same section 6.1 checks as `check_header`, done inline.
+        if (data[16] << 8) | data[17] == len(data) and len(data) <= ctx.max_message_len:
+            return _decode_update(data, ctx)
     length, mtype = check_header(data, ctx.max_message_len)
     if length != len(data):
         raise _header_error(
@@ -241,24 +246,31 @@ def _decode_open(buf: bytes) -> Open:
 
 def _decode_update(buf: bytes, ctx: WireContext) -> Update:
     end = len(buf)
-    wlen = U16.unpack_from(buf, HEADER_LEN)[0]
+    wlen = (buf[19] << 8) | buf[20]
     wstart = HEADER_LEN + 2
-    if wstart + wlen + 2 > end:
+    astart = wstart + wlen + 2
+    if astart > end:
         # RFC 4271 section 6.3: lengths that do not add up are a Malformed Attribute List (RFC 7606
         # section 5.3 keeps session reset: the NLRI cannot be located).
         raise NotificationError(3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="withdrawn routes overrun")
-    alen = U16.unpack_from(buf, wstart + wlen)[0]
-    astart = wstart + wlen + 2
-    if astart + alen > end:
+    alen = (buf[astart - 2] << 8) | buf[astart - 1]
+    nstart = astart + alen
+    if nstart > end:
         raise NotificationError(3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="path attributes overrun")
     addpath = _V4_UNICAST in ctx.addpath_rx
-    withdrawn, w_image = decode_prefixes_exact(buf[wstart : wstart + wlen], Afi.IPV4, addpath=addpath)
-    nlri, n_image = decode_prefixes_exact(buf[astart + alen :], Afi.IPV4, addpath=addpath)
+    withdrawn, w_image = decode_prefix_run(buf, wstart, astart - 2, Afi.IPV4, addpath=addpath)
+    nlri, n_image = decode_prefix_run(buf, nstart, end, Afi.IPV4, addpath=addpath)
     if not alen and not nlri:
         return Update(withdrawn=withdrawn, withdrawn_image=w_image)
-    attrs, mp_reach, mp_unreach, fault = decode_path_attributes(
-        buf[astart : astart + alen], ctx, has_nlri=bool(nlri)
-    )
+    attrs, mp_reach, mp_unreach, fault = decode_path_attributes(buf[astart:nstart], ctx, has_nlri=bool(nlri))
+    if mp_reach is None and mp_unreach is None and w_image is None and n_image is None:
+        # The usual UPDATE: fields left at their defaults are not passed, which is cheaper.
+        return Update(
+            withdrawn=withdrawn,
+            attributes=None if attrs is EMPTY_ATTRIBUTES else attrs,
+            nlri=nlri,
+            fault=fault,
+        )
     return Update(
         withdrawn=withdrawn,
         attributes=None if attrs is EMPTY_ATTRIBUTES else attrs,

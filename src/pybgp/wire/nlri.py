@@ -76,7 +76,8 @@ _MASKS = {
     afi: tuple(((1 << bits) - 1) ^ ((1 << (bits - n)) - 1) for n in range(bits + 1))
     for afi, bits in _BITS.items()
 }
-_SHIFTS = {afi: tuple(bits - 8 * n for n in range(bits // 8 + 1)) for afi, bits in _BITS.items()}
+_LEN_SHIFTS = {afi: tuple(bits - 8 * ((n + 7) >> 3) for n in range(bits + 1)) for afi, bits in _BITS.items()}
+"""Per prefix length: how far the ceil(length / 8) octets read must be shifted left to fill the address."""
 _new_prefix = tuple.__new__
 
 
@@ -102,41 +103,65 @@ def decode_prefixes_exact(
     """Decode a run of IPv4 or IPv6 unicast NLRI; raise `NotificationError` (3/10) if malformed.
 
     Also returns an `NlriImage` when some prefix had host bits set (None otherwise, the usual case).
-    The hot loop of a full-table load: one bytes copy, integer indexing, one tuple per prefix.
     """
     buf = bytes(data)
-    n = len(buf)
+    return decode_prefix_run(buf, 0, len(buf), afi, addpath=addpath)
+
+
+def decode_prefix_run(
+    buf: bytes, start: int, end: int, afi: Afi, *, addpath: bool = False
+) -> tuple[tuple[Prefix, ...], NlriImage | None]:
+    """`decode_prefixes_exact` of `buf[start:end]`, read in place (the UPDATE decoder's entry point).
+
+    The hot loop of a full-table load: integer indexing, one slice and one `int.from_bytes` per prefix,
+    per-length tables for the shift and the host-bit mask, one tuple per prefix.
+    """
+    if start >= end:
+        return (), None
+    if end > len(buf):
+        raise _invalid("prefix overruns the NLRI field")
     maxbits = _BITS[afi]
     masks = _MASKS[afi]
-    shifts = _SHIFTS[afi]
+    shifts = _LEN_SHIFTS[afi]
     from_bytes = int.from_bytes
+    new = _new_prefix
     out: list[Prefix] = []
     append = out.append
-    i = 0
-    path_id = 0
+    i = start
     canonical = True
-    while i < n:
-        if addpath:
-            if i + 5 > n:
+    if addpath:
+        while i < end:
+            if i + 5 > end:
                 raise _invalid("truncated ADD-PATH path identifier")
             path_id = from_bytes(buf[i : i + 4], "big")
-            i += 4
-        plen = buf[i]
-        if plen > maxbits:
-            raise _invalid(f"prefix length {plen} exceeds {maxbits}")
-        i += 1
-        nbytes = (plen + 7) >> 3
-        j = i + nbytes
-        if j > n:
-            raise _invalid("prefix overruns the NLRI field")
-        value = from_bytes(buf[i:j], "big") << shifts[nbytes]
-        network = value & masks[plen]
-        if network != value:
-            canonical = False
-        append(_new_prefix(Prefix, (afi, network, plen, path_id)))
-        i = j
+            plen = buf[i + 4]
+            if plen > maxbits:
+                raise _invalid(f"prefix length {plen} exceeds {maxbits}")
+            j = i + 5 + ((plen + 7) >> 3)
+            if j > end:
+                raise _invalid("prefix overruns the NLRI field")
+            value = from_bytes(buf[i + 5 : j], "big") << shifts[plen]
+            network = value & masks[plen]
+            if network != value:
+                canonical = False
+            append(new(Prefix, (afi, network, plen, path_id)))
+            i = j
+    else:
+        while i < end:
+            plen = buf[i]
+            if plen > maxbits:
+                raise _invalid(f"prefix length {plen} exceeds {maxbits}")
+            j = i + 1 + ((plen + 7) >> 3)
+            if j > end:
+                raise _invalid("prefix overruns the NLRI field")
+            value = from_bytes(buf[i + 1 : j], "big") << shifts[plen]
+            network = value & masks[plen]
+            if network != value:
+                canonical = False
+            append(new(Prefix, (afi, network, plen, 0)))
+            i = j
     prefixes = tuple(out)
-    return prefixes, None if canonical else NlriImage(prefixes, buf)
+    return prefixes, None if canonical else NlriImage(prefixes, buf[start:end])
 
 
 def decode_prefixes(data: bytes | memoryview, afi: Afi, *, addpath: bool = False) -> tuple[Prefix, ...]:

@@ -1,0 +1,277 @@
+"""The decoder's fast paths agree with the general path, field for field, fault for fault.
+
+`attrfast.fast_semantic` (one pass over plain attribute lists, shared values), the single-AS_SEQUENCE
+shortcut of `decode_as_path`, the in-place `decode_prefix_run` and the inline UPDATE header check of
+`decode_message` exist only for speed: each test decodes the same bytes with and without them (the
+general path forced by patching `fast_semantic` to decline) and demands identical results, on real
+collector tables and on Hypothesis-generated attribute lists, well-formed or not.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pybgp.wire import attrfast, attributes
+from pybgp.wire.aspath import AsPathSegment, decode_as_path
+from pybgp.wire.attributes import (
+    EMPTY_ATTRIBUTES,
+    PathAttributes,
+    clear_intern_cache,
+    decode_path_attributes,
+    encode_path_attributes,
+)
+from pybgp.wire.constants import Afi, AsPathSegmentType
+from pybgp.wire.context import WireContext
+from pybgp.wire.errors import MalformedAttribute, NotificationError, WireError
+from pybgp.wire.messages import Update, decode_message, encode_message
+from pybgp.wire.nlri import decode_prefix_run, decode_prefixes_exact
+
+from .strategies import path_attributes
+
+CONTEXTS = [WireContext(as4=a, ibgp=i) for a in (True, False) for i in (True, False)]
+_PLAIN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 32, 35, 14, 15, 0, 99, 200]
+
+
+@contextmanager
+def general_path_only() -> Iterator[None]:
+    """Decode with the fast path declining every list, from cold caches; restore everything after."""
+    saved = attributes.fast_semantic
+    attributes.fast_semantic = lambda buf, ctx: None  # type: ignore[assignment]
+    clear_intern_cache()
+    try:
+        yield
+    finally:
+        attributes.fast_semantic = saved
+        clear_intern_cache()
+
+
+def _both(data: bytes, ctx: WireContext, has_nlri: bool) -> tuple[object, object]:
+    def run() -> object:
+        try:
+            return decode_path_attributes(data, ctx, has_nlri=has_nlri)
+        except WireError as exc:
+            return ("raised", type(exc), str(exc))
+
+    clear_intern_cache()
+    fast = run()
+    with general_path_only():
+        slow = run()
+    return fast, slow
+
+
+def _assert_same(fast: object, slow: object) -> None:
+    assert fast == slow
+    if isinstance(fast, tuple) and isinstance(fast[0], PathAttributes):
+        assert isinstance(slow, tuple)
+        assert fast[0].wire == slow[0].wire  # same received image (not part of ==)
+        assert (fast[0] is EMPTY_ATTRIBUTES) == (slow[0] is EMPTY_ATTRIBUTES)
+
+
+def _attr(flags: int, code: int, value: bytes) -> bytes:
+    if len(value) > 255 or flags & 0x10:
+        return bytes((flags | 0x10, code)) + struct.pack("!H", len(value)) + value
+    return bytes((flags, code, len(value))) + value
+
+
+_FLAGS = {1: 0x40, 2: 0x40, 3: 0x40, 4: 0x80, 5: 0x40, 6: 0x40, 7: 0xC0, 8: 0xC0, 9: 0x80, 10: 0x80, 16: 0xC0}
+
+
+@st.composite
+def raw_attribute(draw: st.DrawFn) -> bytes:
+    """One attribute: usually the RFC's flags and a plausible length, sometimes anything at all."""
+    code = draw(st.sampled_from(_PLAIN_CODES))
+    flags = _FLAGS.get(code, 0xC0) if draw(st.booleans()) else draw(st.integers(0, 255))
+    size = draw(st.sampled_from([0, 1, 4, 6, 8, 12, 2 + 4 * draw(st.integers(1, 4))]))
+    value = draw(st.binary(min_size=size, max_size=size))
+    if code == 2 and draw(st.booleans()):  # well-formed AS_PATHs of every shape, both widths
+        width = draw(st.sampled_from([2, 4]))
+        segs = draw(st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 9]), st.integers(0, 3)), max_size=3))
+        value = b"".join(bytes((t, n)) + bytes(range(n * width)) for t, n in segs)
+    return _attr(flags, code, value)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(raw_attribute(), max_size=7),
+    tail=st.binary(max_size=3),
+    ctx=st.sampled_from(CONTEXTS),
+    has_nlri=st.booleans(),
+)
+def test_fast_path_equals_general_path_on_arbitrary_lists(
+    parts: list[bytes], tail: bytes, ctx: WireContext, has_nlri: bool
+) -> None:
+    fast, slow = _both(b"".join(parts) + tail, ctx, has_nlri)
+    _assert_same(fast, slow)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), ctx=st.sampled_from(CONTEXTS))
+def test_fast_path_equals_general_path_on_encoded_sets(data: st.DataObject, ctx: WireContext) -> None:
+    attrs = data.draw(path_attributes(ctx.as4, mandatory=True))
+    wire = encode_path_attributes(attrs, ctx, exact=False)
+    fast, slow = _both(wire, ctx, True)
+    _assert_same(fast, slow)
+    assert isinstance(fast, tuple) and encode_path_attributes(fast[0], ctx) == wire
+
+
+def test_fast_path_takes_the_plain_set_and_declines_the_unusual() -> None:
+    ctx = WireContext(as4=True, ibgp=True)
+    plain = _attr(0x40, 1, b"\x00") + _attr(0x50, 2, b"\x02\x01\x00\x00\xfd\xe8") + _attr(0x40, 3, bytes(4))
+    found = attrfast.fast_semantic(plain, ctx)
+    assert found is not None
+    semantic, seen = found
+    assert semantic[1] == (AsPathSegment(AsPathSegmentType.AS_SEQUENCE, (65000,)),)
+    assert seen == (1 << 1) | (1 << 2) | (1 << 3)
+    declined = [
+        b"",  # nothing: the shared empty set
+        plain + plain[:4],  # repeated ORIGIN header fragment: overrun
+        plain + _attr(0x40, 1, b"\x01"),  # duplicate ORIGIN
+        plain + _attr(0x80, 5, bytes(4)),  # LOCAL_PREF with the Optional bit
+        plain + _attr(0xC0, 17, b"\x02\x01\x00\x00\xfd\xe8"),  # AS4_PATH: RFC 6793 handling
+        plain + _attr(0x80, 14, bytes(5)),  # MP_REACH_NLRI
+        plain + _attr(0xC0, 99, b"x"),  # unknown optional: kept raw by the general path
+        plain + _attr(0xC0, 8, b"abc"),  # malformed COMMUNITIES
+    ]
+    for data in declined:
+        assert attrfast.fast_semantic(data, ctx) is None, data
+    assert attrfast.fast_semantic(plain + _attr(0x80, 9, bytes(4)), WireContext(ibgp=False)) is None
+
+
+def test_value_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_intern_cache()
+    # Valid at both widths, with different meanings: the cache must not hand one context's value to the other.
+    as_path = _attr(0x40, 2, bytes.fromhex("0202" "00010002" "0201" "0003"))
+    four = attrfast.fast_semantic(as_path, WireContext(as4=True))
+    two = attrfast.fast_semantic(as_path, WireContext(as4=False))
+    assert four is not None and two is not None
+    assert four[0][1] == (AsPathSegment(AsPathSegmentType.AS_SEQUENCE, (0x00010002, 0x02010003)),)
+    seq = AsPathSegmentType.AS_SEQUENCE
+    assert two[0][1] == (AsPathSegment(seq, (1, 2)), AsPathSegment(seq, (3,)))
+    monkeypatch.setattr(attrfast, "VALUE_CACHE_SIZE", 3)
+    for med in range(10):
+        assert attrfast.fast_semantic(_attr(0x80, 4, struct.pack("!I", med)), WireContext()) is not None
+    assert all(len(cache) <= 3 for cache in attrfast._VALUES.values())
+    clear_intern_cache()
+    assert not any(attrfast._VALUES.values())
+
+
+def test_as_path_single_sequence_shortcut_matches_the_loop() -> None:
+    for width, four in ((2, False), (4, True)):
+        for count in (1, 2, 255):
+            data = bytes((2, count)) + b"".join(i.to_bytes(width, "big") for i in range(count))
+            (seg,) = decode_as_path(data, four_octet=four)
+            assert type(seg) is AsPathSegment and seg.type is AsPathSegmentType.AS_SEQUENCE
+            assert seg.asns == tuple(range(count))
+            # The same segment followed by an AS_SET goes through the loop and keeps the first segment.
+            longer = decode_as_path(data + bytes((1, 1)) + bytes(width), four_octet=four)
+            assert longer[0] == seg and longer[1].type is AsPathSegmentType.AS_SET
+    with pytest.raises(MalformedAttribute):
+        decode_as_path(b"\x02\x02\x00\x01\x00", four_octet=False)  # one octet short
+    with pytest.raises(MalformedAttribute):
+        decode_as_path(b"\x02\x00", four_octet=True)  # zero-length segment
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=40),
+    pad=st.binary(max_size=5),
+    afi=st.sampled_from([Afi.IPV4, Afi.IPV6]),
+    addpath=st.booleans(),
+)
+def test_prefix_run_in_place_equals_sliced(body: bytes, pad: bytes, afi: Afi, addpath: bool) -> None:
+    buf = pad + body + pad
+    start, end = len(pad), len(pad) + len(body)
+
+    def run(f: object) -> object:
+        try:
+            return f()  # type: ignore[operator]
+        except NotificationError as exc:
+            return ("raised", exc.code, exc.subcode)
+
+    in_place = run(lambda: decode_prefix_run(buf, start, end, afi, addpath=addpath))
+    sliced = run(lambda: decode_prefixes_exact(body, afi, addpath=addpath))
+    assert in_place == sliced
+
+
+def test_update_header_fast_check_raises_like_the_general_one() -> None:
+    ctx = WireContext()
+    good = bytes.fromhex("ffffffffffffffffffffffffffffffff0017020000" + "0000")
+    assert decode_message(good, ctx) == Update()
+    cases = [
+        b"\xfe" + good[1:],  # marker
+        good[:16] + b"\x00\x18" + good[18:],  # length field disagrees with the data
+        good + b"\x00",  # trailing byte
+    ]
+    for data in cases:
+        with pytest.raises(NotificationError) as fast_exc:
+            decode_message(data, ctx)
+        with pytest.raises(NotificationError) as view_exc:
+            decode_message(memoryview(data), ctx)  # not bytes: takes check_header directly
+        assert (fast_exc.value.code, fast_exc.value.subcode, fast_exc.value.data) == (
+            view_exc.value.code,
+            view_exc.value.subcode,
+            view_exc.value.data,
+        )
+    big = good[:16] + (4097).to_bytes(2, "big") + b"\x02" + bytes(4097 - 19)
+    with pytest.raises(NotificationError) as exc:
+        decode_message(big, ctx)
+    assert (exc.value.code, exc.value.subcode) == (1, 2)
+
+
+_TABLES = [
+    "mrt/bgpdump/test_data/updates.et-header.2015.gz",
+    "mrt/bgpdump/test_data/updates.20100722.2015.gz",
+    "mrt/bgpdump/test_data/updates.20071015.1505.gz",
+    "mrt/bgpdump/test_data/updates.nlri_mask_trailing_bits.gz",
+]
+
+
+def _updates(path: Path, limit: int) -> list[tuple[bytes, WireContext]]:
+    from pybgp.wire import mrt
+
+    out = []
+    for rec in mrt.read_mrt(path, decode_messages=False):
+        body = rec.body
+        if isinstance(body, mrt.Bgp4mpMessage) and body.raw[18:19] == b"\x02":
+            out.append((body.raw, body.context))
+            if len(out) >= limit:
+                break
+    return out
+
+
+@pytest.mark.parametrize("name", _TABLES)
+def test_real_tables_decode_identically_on_both_paths(testdata: Path, name: str) -> None:
+    path = testdata / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the test data")
+    messages = _updates(path, 6000)
+    assert messages
+    for ctx in (WireContext(as4=True, ibgp=True), WireContext(as4=True, ibgp=False)):
+
+        def decode_all(ctx: WireContext = ctx) -> list[object]:
+            out: list[object] = []
+            for raw, own in messages:
+                use = WireContext(as4=own.as4, ibgp=ctx.ibgp, addpath_rx=own.addpath_rx)
+                try:
+                    out.append(decode_message(raw, use))
+                except WireError as exc:
+                    out.append(("raised", type(exc), str(exc)))
+            return out
+
+        clear_intern_cache()
+        fast = decode_all()
+        with general_path_only():
+            slow = decode_all()
+        assert fast == slow
+        for (raw, own), msg, other in zip(messages, fast, slow, strict=True):
+            if isinstance(msg, Update) and isinstance(other, Update) and msg.attributes is not None:
+                assert other.attributes is not None and msg.attributes.wire == other.attributes.wire
+                use = WireContext(as4=own.as4, ibgp=ctx.ibgp, addpath_rx=own.addpath_rx)
+                assert encode_message(msg, use) == raw
