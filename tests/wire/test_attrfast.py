@@ -81,16 +81,27 @@ def _attr(flags: int, code: int, value: bytes) -> bytes:
 
 
 _FLAGS = {1: 0x40, 2: 0x40, 3: 0x40, 4: 0x80, 5: 0x40, 6: 0x40, 7: 0xC0, 8: 0xC0, 9: 0x80, 10: 0x80, 16: 0xC0}
+_UNIT = {1: 1, 3: 4, 4: 4, 5: 4, 6: 0, 7: 8, 8: 4, 9: 4, 10: 4, 16: 8, 32: 12, 35: 4, 18: 8}
+"""Per code, the value size (or size unit) that makes it well-formed under a 4-octet-AS session."""
 
 
 @st.composite
 def raw_attribute(draw: st.DrawFn) -> bytes:
-    """One attribute: usually the RFC's flags and a plausible length, sometimes anything at all."""
+    """One attribute: half the time well-formed for its code (so whole lists pass the fast path and
+    duplicates, context checks and caching are exercised), otherwise any flags and any length."""
     code = draw(st.sampled_from(_PLAIN_CODES))
-    flags = _FLAGS.get(code, 0xC0) if draw(st.booleans()) else draw(st.integers(0, 255))
-    size = draw(st.sampled_from([0, 1, 4, 6, 8, 12, 2 + 4 * draw(st.integers(1, 4))]))
-    value = draw(st.binary(min_size=size, max_size=size))
-    if code == 2 and draw(st.booleans()):  # well-formed AS_PATHs of every shape, both widths
+    if draw(st.booleans()):
+        flags = _FLAGS.get(code, 0xC0) | draw(st.sampled_from([0, 0x10, 0x20]))
+        unit = _UNIT.get(code, 4)
+        size = unit if code in (1, 3, 4, 5, 6, 7, 9, 35, 18) else unit * draw(st.integers(1, 3))
+        value = draw(st.binary(min_size=size, max_size=size))
+        if code == 1:
+            value = bytes((draw(st.integers(0, 2)),))
+    else:
+        flags = draw(st.integers(0, 255))
+        size = draw(st.sampled_from([0, 1, 4, 6, 8, 12, 2 + 4 * draw(st.integers(1, 4))]))
+        value = draw(st.binary(min_size=size, max_size=size))
+    if code in (2, 17) and draw(st.booleans()):  # well-formed AS_PATHs of every shape, both widths
         width = draw(st.sampled_from([2, 4]))
         segs = draw(st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 9]), st.integers(0, 3)), max_size=3))
         value = b"".join(bytes((t, n)) + bytes(range(n * width)) for t, n in segs)

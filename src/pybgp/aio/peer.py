@@ -22,7 +22,7 @@ import logging
 import random
 import socket
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from pybgp.aio import sockopts
 from pybgp.aio.clock import Clock, LoopClock
@@ -78,8 +78,9 @@ class _Connection(asyncio.Protocol):
         self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # A stream transport: asyncio's own, or uvloop's TCPTransport, which offers the same methods
+        # without subclassing asyncio.Transport, so no isinstance check here.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self.peer is None or self.closed:

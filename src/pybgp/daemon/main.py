@@ -111,27 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def uvloop_usable() -> bool:
-    """uvloop when installed and the transport layer accepts its transports.
-
-    uvloop's TCPTransport is not an `asyncio.Transport` subclass; `pybgp.aio.peer` asserted that type
-    when this was written, which would kill every connection, so the standard loop is used until it
-    accepts any transport. The probe reads the check itself rather than guessing.
-    """
+    """True when uvloop is installed (the `fast` extra); the daemon then runs on it."""
     try:
-        import inspect
-
-        import uvloop.loop
-
-        from pybgp.aio import peer
+        import uvloop  # noqa: F401
     except ImportError:
         return False
-    if issubclass(getattr(uvloop.loop, "TCPTransport", object), asyncio.Transport):
-        return True
-    source = inspect.getsource(peer)
-    usable = "isinstance(transport, asyncio.Transport)" not in source
-    if not usable:
-        log.info("uvloop installed but pybgp.aio.peer requires asyncio.Transport: using the standard loop")
-    return usable
+    return True
 
 
 if __name__ == "__main__":
