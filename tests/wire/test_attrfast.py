@@ -42,13 +42,13 @@ _PLAIN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 32, 35, 14, 15, 0, 99
 @contextmanager
 def general_path_only() -> Iterator[None]:
     """Decode with the fast path declining every list, from cold caches; restore everything after."""
-    saved = attributes.fast_semantic
-    attributes.fast_semantic = lambda buf, ctx: None  # type: ignore[assignment]
+    saved = attributes.__dict__["fast_semantic"]
+    setattr(attributes, "fast_semantic", lambda buf, ctx: None)  # noqa: B010
     clear_intern_cache()
     try:
         yield
     finally:
-        attributes.fast_semantic = saved
+        setattr(attributes, "fast_semantic", saved)  # noqa: B010
         clear_intern_cache()
 
 
@@ -157,8 +157,8 @@ def test_fast_path_takes_the_plain_set_and_declines_the_unusual() -> None:
 
 def test_value_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     clear_intern_cache()
-    # Valid at both widths, with different meanings: the cache must not hand one context's value to the other.
-    as_path = _attr(0x40, 2, bytes.fromhex("0202" "00010002" "0201" "0003"))
+    # Valid at both widths with different meanings: one context's cached value must not reach the other.
+    as_path = _attr(0x40, 2, bytes.fromhex("0202" + "00010002" + "0201" + "0003"))
     four = attrfast.fast_semantic(as_path, WireContext(as4=True))
     two = attrfast.fast_semantic(as_path, WireContext(as4=False))
     assert four is not None and two is not None

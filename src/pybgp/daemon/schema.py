@@ -23,7 +23,9 @@ IPV6_UNICAST: Family = (2, 1)
 FAMILY_NAMES: dict[str, Family] = {"ipv4-unicast": IPV4_UNICAST, "ipv6-unicast": IPV6_UNICAST}
 
 RTPROT_PYBGP = 186
-"""Kernel route protocol number pybgpd stamps on its routes (BIRD uses 12; 186 is unassigned)."""
+"""Kernel route protocol number pybgpd stamps on its routes: RTPROT_BGP (186), shown by `ip route` as
+"proto bgp". FRR's zebra uses it too; on a host where FRR writes the same table, pick another number,
+since pybgpd removes stale routes of its protocol from its table at start (BIRD uses 12)."""
 
 
 class AddPathMode(enum.Enum):

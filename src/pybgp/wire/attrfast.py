@@ -35,7 +35,9 @@ _EXT = int(AttrFlag.EXTENDED_LENGTH)
 # AS4_PATH (17) and AS4_AGGREGATOR (18) are absent on purpose: they need the RFC 6793 merge.
 _SLOT: dict[int, int] = {1: 0, 2: 1, 3: 2, 4: 3, 5: 4, 6: 5, 7: 6, 8: 7, 16: 8, 32: 9, 9: 10, 10: 11, 35: 12}
 
-DEFAULT_SEMANTIC: tuple[object, ...] = (None, (), None, None, None, False, None, (), (), (), None, (), None, ())
+DEFAULT_SEMANTIC: tuple[object, ...] = (
+    None, (), None, None, None, False, None, (), (), (), None, (), None, (),
+)  # fmt: skip
 """The semantic tuple of an empty `PathAttributes()` (its field defaults, in field order)."""
 
 _SHARED = ~((1 << 2) | (1 << 7))

@@ -37,9 +37,9 @@ from pybgp.wire.aspath import (
     merge_as4_path,
     needs_as4_path,
 )
+from pybgp.wire.attrfast import clear_value_cache, fast_semantic
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
 from pybgp.wire.attrspec import Aggregator as Aggregator
-from pybgp.wire.attrfast import clear_value_cache, fast_semantic
 from pybgp.wire.attrspec import encode_aggregator
 from pybgp.wire.communities import LargeCommunity as LargeCommunity
 from pybgp.wire.communities import (
@@ -418,9 +418,7 @@ def decode_path_attributes(
             mp_unreach = decode_mp_unreach(buf[start:end], ctx, flags)
 
     reach_nlri = mp_reach is not None and bool(mp_reach.nlri or mp_reach.raw_nlri)
-    if (has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI) or (
-        not has_nlri and not reach_nlri
-    ):
+    if (has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI) or (not has_nlri and not reach_nlri):
         return attrs, mp_reach, mp_unreach, fault  # nothing mandatory missing (the usual case)
     if has_nlri or reach_nlri:
         # RFC 7606 section 3 d: a missing well-known mandatory attribute -> treat-as-withdraw.

@@ -165,10 +165,15 @@ def check_header(data: bytes | memoryview, max_len: int) -> tuple[int, int]:
 
 def decode_message(data: bytes | memoryview, ctx: WireContext) -> Message:
     """Decode one whole message (header included). Raises only `WireError` subclasses."""
-    if type(data) is bytes and len(data) >= _UPDATE_MIN and data[18] == 2 and data[:16] == MARKER:
-        # The common case, an UPDATE: the same section 6.1 checks as `check_header`, done inline.
-        if (data[16] << 8) | data[17] == len(data) and len(data) <= ctx.max_message_len:
-            return _decode_update(data, ctx)
+    if (
+        type(data) is bytes
+        and _UPDATE_MIN <= len(data) <= ctx.max_message_len
+        and data[18] == MessageType.UPDATE
+        and (data[16] << 8) | data[17] == len(data)
+        and data[:16] == MARKER
+    ):
+        # The common case, a well-framed UPDATE: `check_header`'s section 6.1 checks, done inline.
+        return _decode_update(data, ctx)
     length, mtype = check_header(data, ctx.max_message_len)
     if length != len(data):
         raise _header_error(
