@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pybgp.testing.lab import Node, stop_process
+from pybgp.testing.lab import Lab, Node, stop_process
 
 _BIRD_AUTH = {
     "simple": "simple",
@@ -166,3 +168,15 @@ def bird_state_changes(log_path: Path) -> list[tuple[float, str, str, str]]:
 def wall_minus_monotonic() -> float:
     """time.time() - time.monotonic(), to put BIRD's wall-clock log and our monotonic events on one axis."""
     return time.time() - time.monotonic()
+
+
+@contextlib.contextmanager
+def scratch_lab(stem: str) -> Iterator[Lab]:
+    """A `Lab` whose prefix is `stem` plus this process's pid (so concurrent runs of the same test
+    never collide) and whose run directory (configs, logs) is deleted after teardown."""
+    lab = Lab(f"{stem}{os.getpid() % 100000}")
+    try:
+        with lab:
+            yield lab
+    finally:
+        shutil.rmtree(lab.run_dir, ignore_errors=True)

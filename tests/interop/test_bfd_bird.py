@@ -7,7 +7,6 @@ single-hop sessions, and reach each other through router r over eth1 for a multi
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from pybfd.labtools import (  # noqa: E402
     bird_bfd_config,
     bird_bfd_states,
     bird_state_changes,
+    scratch_lab,
     wall_minus_monotonic,
 )
 
@@ -35,7 +35,7 @@ AM, BM = "10.98.1.1", "10.98.2.2"
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Any]:
-    with lab_mod.Lab(f"bfdb{os.getpid() % 100000}") as lab:
+    with scratch_lab("bfdb") as lab:
         a, b, r = lab.node("a"), lab.node("b"), lab.node("r", router=True)
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{A4}/24", f"{A6}/64"], b_addrs=[f"{B4}/24", f"{B6}/64"])
         lab.link(a, "eth1", r, "eth0", a_addrs=[f"{AM}/24"], b_addrs=["10.98.1.254/24"])

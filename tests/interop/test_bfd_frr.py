@@ -21,7 +21,7 @@ import pytest
 pytestmark = pytest.mark.lab
 
 lab_mod = pytest.importorskip("pybgp.testing.lab")
-from pybfd.labtools import PybfdProcess  # noqa: E402
+from pybfd.labtools import PybfdProcess, scratch_lab  # noqa: E402
 
 BFDD = "/usr/lib/frr/bfdd"
 A, B = "10.94.0.1", "10.94.0.2"
@@ -31,7 +31,7 @@ A, B = "10.94.0.1", "10.94.0.2"
 def frr() -> Iterator[tuple[Any, Any]]:
     if not os.path.exists(BFDD) or shutil.which("vtysh") is None:
         pytest.skip("FRR bfdd/vtysh not installed (Debian package frr)")
-    with lab_mod.Lab(f"bfdf{os.getpid() % 100000}") as lab:
+    with scratch_lab("bfdf") as lab:
         a, b = lab.node("a"), lab.node("b")
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{A}/24"], b_addrs=[f"{B}/24"])
         run = b.run_dir

@@ -9,7 +9,6 @@ peer sees no failure; with BFD on the loaded loop it does (so the test can fail)
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 pytestmark = pytest.mark.lab
 
 lab_mod = pytest.importorskip("pybgp.testing.lab")
-from pybfd.labtools import PybfdProcess  # noqa: E402
+from pybfd.labtools import PybfdProcess, scratch_lab  # noqa: E402
 
 OURS = ["10.96.0.10", "10.96.0.11"]
 THEIRS = ["10.96.0.100", "10.96.0.101"]
@@ -27,7 +26,7 @@ THEIRS = ["10.96.0.100", "10.96.0.101"]
 
 @pytest.fixture(scope="module")
 def setup() -> Iterator[tuple[Any, PybfdProcess]]:
-    with lab_mod.Lab(f"bfdi{os.getpid() % 100000}") as lab:
+    with scratch_lab("bfdi") as lab:
         a, b = lab.node("a"), lab.node("b")
         lab.link(a, "eth0", b, "eth0", a_addrs=[f"{x}/24" for x in OURS], b_addrs=[f"{x}/24" for x in THEIRS])
         conf = b.run_dir / "peer.toml"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.wire.strategies import path_attributes
 
 from pybgp.wire import attrfast, attributes
 from pybgp.wire.aspath import AsPathSegment, decode_as_path
@@ -32,8 +33,6 @@ from pybgp.wire.context import WireContext
 from pybgp.wire.errors import MalformedAttribute, NotificationError, WireError
 from pybgp.wire.messages import Update, decode_message, encode_message
 from pybgp.wire.nlri import decode_prefix_run, decode_prefixes_exact
-
-from .strategies import path_attributes
 
 CONTEXTS = [WireContext(as4=a, ibgp=i) for a in (True, False) for i in (True, False)]
 _PLAIN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 32, 35, 14, 15, 0, 99, 200]

@@ -132,12 +132,14 @@ class PathAttributes:
     wire: WireImage | None = field(default=None, compare=False, repr=False)
 
 
+# The semantic fields in order (`_semantic`, `attrfast.DEFAULT_SEMANTIC`) and their slot descriptors, so
+# `_intern_plain` fills a new set without the frozen __init__'s per-field `object.__setattr__` calls.
 _SEMANTIC_FIELDS = (
     "origin", "as_path", "next_hop", "med", "local_pref", "atomic_aggregate", "aggregator", "communities",
     "extended_communities", "large_communities", "originator_id", "cluster_list", "otc", "unknown",
 )  # fmt: skip
-_SLOT_SETTERS = tuple(getattr(PathAttributes, name).__set__ for name in _SEMANTIC_FIELDS)
-_SET_WIRE = PathAttributes.wire.__set__  # type: ignore[attr-defined]
+_SLOT_SETTERS = tuple(vars(PathAttributes)[name].__set__ for name in _SEMANTIC_FIELDS)
+_SET_WIRE = vars(PathAttributes)["wire"].__set__
 _new_object = object.__new__
 assert tuple(f.name for f in fields(PathAttributes)) == (*_SEMANTIC_FIELDS, "wire")
 
@@ -186,16 +188,21 @@ def _fault(
 # --- interning ----------------------------------------------------------------------------------------
 
 _CacheEntry = tuple[PathAttributes, UpdateFault | None, int]
-_CACHE: dict[tuple[bool, bool, tuple[bytes | int, ...]], _CacheEntry] = {}
+_InternKey = bytes | tuple[bytes | int, ...]
+_CACHES: tuple[dict[_InternKey, _CacheEntry], ...] = ({}, {}, {}, {})
+"""One intern table per (4-octet AS, iBGP) context, index `2 * as4 + ibgp`: the same bytes can mean
+different things in another context. Keyed by the attribute bytes themselves when the field holds no
+MP attribute (the usual case: no key tuple to build), else by the `WireImage.parts` layout."""
 INTERN_CACHE_SIZE = 1 << 17
-"""Bound on distinct attribute sets remembered; beyond it the cache starts afresh (sets already handed
-out stay valid, only later duplicates of them become new, equal objects)."""
+"""Bound on distinct attribute sets remembered per context; beyond it that table starts afresh (sets
+already handed out stay valid, only later duplicates of them become new, equal objects)."""
 
 
 def clear_intern_cache() -> None:
     """Forget every interned attribute set and cached attribute value (tests, cold-cache benchmarks;
     a daemon never needs it)."""
-    _CACHE.clear()
+    for cache in _CACHES:
+        cache.clear()
     clear_value_cache()
 
 
@@ -336,8 +343,9 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
     if n > run_start:
         parts.append(buf[run_start:] if run_start else buf)  # with any overrunning tail: exact re-encoding
     layout = tuple(parts)
-    key = (ctx.as4, ctx.ibgp, layout)
-    entry = _CACHE.get(key)
+    cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
+    key: _InternKey = layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
+    entry = cache.get(key)
     if entry is None:
         if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
             attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
@@ -345,16 +353,16 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
         else:
             attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
         entry = (attrs, strongest_fault(plain_fault, fault), seen)
-        if len(_CACHE) >= INTERN_CACHE_SIZE:
+        if len(cache) >= INTERN_CACHE_SIZE:
             # Start afresh rather than evict one by one: popping a dict's oldest entry repeatedly makes
             # each `next(iter())` skip more dead slots, and a full table churns through many sets.
-            _CACHE.clear()
-        _CACHE[key] = entry
+            cache.clear()
+        cache[key] = entry
     return entry, mp_spans
 
 
 def _intern_plain(
-    key: tuple[bool, bool, tuple[bytes | int, ...]],
+    cache: dict[_InternKey, _CacheEntry],
     buf: bytes,
     found: tuple[tuple[object, ...], int],
     ctx: WireContext,
@@ -367,11 +375,11 @@ def _intern_plain(
     attrs = _new_object(PathAttributes)
     for setter, value in zip(_SLOT_SETTERS, semantic, strict=True):
         setter(attrs, value)
-    _SET_WIRE(attrs, WireImage(semantic, key[2], ctx.as4, ctx.ibgp))
+    _SET_WIRE(attrs, WireImage(semantic, (buf,), ctx.as4, ctx.ibgp))
     entry = (attrs, None, seen)
-    if len(_CACHE) >= INTERN_CACHE_SIZE:
-        _CACHE.clear()
-    _CACHE[key] = entry
+    if len(cache) >= INTERN_CACHE_SIZE:
+        cache.clear()
+    cache[buf] = entry
     return entry
 
 
@@ -385,13 +393,13 @@ def decode_path_attributes(
     RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object.
     """
     buf = bytes(data)
-    fast_key = (ctx.as4, ctx.ibgp, (buf,))
-    entry = _CACHE.get(fast_key)  # seen before, and it held no MP attribute: nothing left to scan
+    cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
+    entry = cache.get(buf)  # seen before, and it held no MP attribute: nothing left to scan
     mp_spans: list[tuple[int, int, int, int]] = []
     if entry is None:
         found = fast_semantic(buf, ctx)
         if found is not None:
-            entry = _intern_plain(fast_key, buf, found, ctx)
+            entry = _intern_plain(cache, buf, found, ctx)
         else:
             entry, mp_spans = _scan_and_decode(buf, ctx)
     attrs, fault, seen = entry
