@@ -3,7 +3,8 @@
 Owns: turning each feed into a BIRD 2 config fragment (cached on disk, since the real table takes a
 few seconds to decode):
   (a) the real table of `mrt/bgpdump/test_data/updates.et-header.2015.gz`: the last announcement of
-      every IPv4 prefix in the file (577,706 prefixes), each a static route whose attribute block
+      every IPv4 prefix in the file (577,706 distinct prefixes; 577,705 once the martian 0.0.0.0/32,
+      which BIRD will not carry, is dropped), each a static route whose attribute block
       re-creates the original ORIGIN, AS_PATH (AS_SETs flattened into the sequence: BIRD has no
       literal for them), MED, LOCAL_PREF, communities and large communities;
   (b) N synthetic /24s (default 1M, from 16.0.0.0) over 8 shared attribute sets (one static
@@ -107,8 +108,11 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
         for route in iter_routes(read_mrt(testdata / MRT_FILE)):
             if route.kind != "A" or route.prefix.afi != Afi.IPV4 or route.attributes is None:
                 continue
-            if (route.prefix.network >> 16) == _LAB_NET or (route.prefix.network >> 24) == 127:
-                continue  # never shadow the lab's own 10.69.0.0/16 links or loopback
+            net = route.prefix.network
+            if (net >> 16) == _LAB_NET or (net >> 24) == 127 or (net >> 24 == 0 and route.prefix.length):
+                # never shadow the lab's own 10.69.0.0/16 links or loopback; 0.0.0.0/8 (but the default
+                # route) is a martian BGP speakers refuse: the file's 0.0.0.0/32 never reaches BIRD's RIB
+                continue
             table[(route.prefix.network, route.prefix.length)] = route.attributes
             if limit is not None and len(table) >= limit:
                 break  # a smoke-sized slice: the first `limit` prefixes of the file

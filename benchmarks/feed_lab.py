@@ -170,18 +170,29 @@ class PybgpdReceiver:
         self.log_path = self.driver.log_path
         self.node = node
 
+    fix = False  # PybgpdFixReceiver: the housekeeping patches of feed_pybgpd_launch
+
     def start(self) -> None:
-        """Start pybgpd; with PYBGP_FEED_PROFILE=FILE it runs under cProfile (stats written on SIGTERM)."""
+        """Start pybgpd (stock: exactly as the lab driver does).
+
+        With `fix` it runs through `feed_pybgpd_launch.py --fix`; with PYBGP_FEED_PROFILE=FILE under
+        cProfile (stats written when SIGTERM ends it).
+        """
         self.driver.log_path.unlink(missing_ok=True)
         profile = os.environ.get("PYBGP_FEED_PROFILE")
-        if not profile:
+        if not profile and not self.fix:
             self.driver.start(timeout=30)
             return
         self.driver.write_config()
         log = self.log_path.open("ab")
-        argv = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "pybgp.daemon.main",
-                "-c", str(self.driver.conf_path), "-s", str(self.driver.sock_path)]  # fmt: skip
-        self.driver.proc = self.node.popen(argv, stdout=log, stderr=log)
+        argv = [sys.executable]
+        if profile:
+            argv += ["-m", "cProfile", "-o", f"{profile}.{self.name}"]
+        argv.append(str(Path(__file__).resolve().parent / "feed_pybgpd_launch.py"))
+        argv += ["--fix"] if self.fix else []
+        argv += ["-c", str(self.driver.conf_path), "-s", str(self.driver.sock_path)]
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.driver.proc = self.node.popen(argv, stdout=log, stderr=log, env=env)
         self.driver._log = log
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not self.driver.sock_path.exists():
@@ -197,9 +208,10 @@ class PybgpdReceiver:
 
     def _rows(self) -> list[dict[str, Any]]:
         try:
-            return _control(self.driver.sock_path, "show neighbors")
+            rows: list[dict[str, Any]] = _control(self.driver.sock_path, "show neighbors")
         except (OSError, ValueError):
             return []
+        return rows
 
     def established(self) -> int:
         return sum(
@@ -250,6 +262,13 @@ def _control(path: Path, command: str) -> Any:
     if not reply.get("ok"):
         raise ValueError(reply.get("error"))
     return reply["result"]
+
+
+class PybgpdFixReceiver(PybgpdReceiver):
+    """pybgpd with its O(table) housekeeping patched in-process (see feed_pybgpd_launch)."""
+
+    name = "pybgpd-fix"
+    fix = True
 
 
 class BirdReceiver:
@@ -305,18 +324,20 @@ class BirdReceiver:
 
 
 _COUNTER = """\
-import sys, time
-seen, last = 0, 0.0
-out = sys.argv[1]
+import os, sys, threading, time
+out, seen = sys.argv[1], [0]
+def flush():
+    last = -1
+    while True:
+        if seen[0] != last:
+            last = seen[0]
+            with open(out + ".tmp", "w") as fh:
+                fh.write(str(last))
+            os.replace(out + ".tmp", out)
+        time.sleep(0.05)
+threading.Thread(target=flush, daemon=True).start()
 for line in sys.stdin:
-    seen += line.count('"nlri"')
-    now = time.monotonic()
-    if now - last > 0.05:
-        with open(out + ".tmp", "w") as fh:
-            fh.write(str(seen))
-        import os; os.replace(out + ".tmp", out); last = now
-    if not line:
-        break
+    seen[0] += line.count('"nlri"')
 """
 
 
@@ -405,4 +426,9 @@ class ExabgpReceiver:
         return []
 
 
-RECEIVERS = {"pybgpd": PybgpdReceiver, "bird": BirdReceiver, "exabgp": ExabgpReceiver}
+RECEIVERS: dict[str, Any] = {
+    "pybgpd": PybgpdReceiver,
+    "pybgpd-fix": PybgpdFixReceiver,
+    "bird": BirdReceiver,
+    "exabgp": ExabgpReceiver,
+}

@@ -62,6 +62,7 @@ class FeedResult:
     peak_rss_mib: float = 0.0
     bytes_per_path: float = 0.0
     kernel_check_s: float = 0.0  # duration of the last netlink dump: the resolution of up_to_kernel_s
+    rib_poll_s: float = 0.0  # interval between RIB queries at the end: the resolution of up_to_rib_s
     failover: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -109,9 +110,16 @@ def measure(
             return res
         deadline = t_up + timeout
         t_rib = t_kernel = None
+        next_rib = 0.0
         while time.monotonic() < deadline and (t_rib is None or (rx.kernel and t_kernel is None)):
-            if t_rib is None and rx.rib_paths() >= res.paths:
-                t_rib = time.monotonic()
+            if t_rib is None and time.monotonic() >= next_rib:
+                # a query costs the receiver CPU (pybgpd's `show neighbors` walks its tables): poll at
+                # most every 10x the query's own duration, so polling stays under ~10% of its time
+                q0 = time.monotonic()
+                if rx.rib_paths() >= res.paths:
+                    t_rib = time.monotonic()
+                res.rib_poll_s = round(max(0.1, 10 * (time.monotonic() - q0)), 2)
+                next_rib = q0 + res.rib_poll_s
             if rx.kernel and t_kernel is None and kern.main_prefixes() - base >= feed.prefixes:
                 census = kern.census()
                 res.kernel_check_s = census.seconds

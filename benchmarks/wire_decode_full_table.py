@@ -71,7 +71,7 @@ def decode_stream(stream: bytes) -> tuple[int, int]:
 
 
 def exabgp_anchor(stream: bytes) -> tuple[float, int]:
-    """Seconds for ExaBGP to decode every UPDATE body of the stream, and the prefixes it found."""
+    """CPU seconds for ExaBGP to decode every UPDATE body of the stream, and the prefixes it found."""
     from exabgp.bgp.message.direction import Direction
     from exabgp.bgp.message.update import Update as ExaUpdate
     from exabgp.configuration.check import _negotiated
@@ -92,11 +92,11 @@ def exabgp_anchor(stream: bytes) -> tuple[float, int]:
     config.reload()
     negotiated = _negotiated(next(iter(config.neighbors.values())))
     raws = MessageFramer().feed(stream)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     prefixes = 0
     for raw in raws:
         prefixes += len(ExaUpdate.unpack_message(raw[19:], Direction.IN, negotiated).nlris)
-    return time.perf_counter() - t0, prefixes
+    return time.process_time() - t0, prefixes
 
 
 def scapy_anchor(stream: bytes, messages: int, sample: int = 2000) -> float:
@@ -128,7 +128,10 @@ def main() -> None:
     )
     if not args.no_anchor:
         exa_s, exa_prefixes = exabgp_anchor(stream)
-        print(f"anchor ExaBGP 5 Update.unpack_message: {exa_prefixes} prefixes in {exa_s:.2f} s")
+        print(
+            f"anchor ExaBGP 5 Update.unpack_message: {exa_prefixes} prefixes in {exa_s:.2f} CPU s "
+            f"(pybgp is {exa_s / cpu:.1f}x ExaBGP; ExaBGP is handed the framed messages, no framing cost)"
+        )
         anchor = scapy_anchor(stream, messages)
         print(f"anchor scapy.contrib.bgp (extrapolated from 2000 messages): {anchor:.1f} s")
 

@@ -167,9 +167,9 @@ def test_value_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(attrfast, "VALUE_CACHE_SIZE", 3)
     for med in range(10):
         assert attrfast.fast_semantic(_attr(0x80, 4, struct.pack("!I", med)), WireContext()) is not None
-    assert all(len(cache) <= 3 for cache in attrfast._VALUES.values())
+    assert all(len(cache) <= 3 for cache in attrfast._VALUES)
     clear_intern_cache()
-    assert not any(attrfast._VALUES.values())
+    assert not any(attrfast._VALUES)
 
 
 def test_as_path_single_sequence_shortcut_matches_the_loop() -> None:
@@ -285,3 +285,20 @@ def test_real_tables_decode_identically_on_both_paths(testdata: Path, name: str)
                 assert other.attributes is not None and msg.attributes.wire == other.attributes.wire
                 use = WireContext(as4=own.as4, ibgp=ctx.ibgp, addpath_rx=own.addpath_rx)
                 assert encode_message(msg, use) == raw
+
+
+def test_interned_sets_keep_their_mandatory_attribute_check() -> None:
+    """A fault-free set is interned alone and its codes come from `wire.seen`: a second decode of the
+    same bytes must still see ORIGIN/AS_PATH present and NEXT_HOP missing (RFC 7606 section 3 d)."""
+    ctx = WireContext(as4=True, ibgp=True)
+    no_next_hop = _attr(0x40, 1, b"\x00") + _attr(0x40, 2, b"")  # empty AS_PATH: present, decodes to ()
+    mp = _attr(0x80, 14, bytes.fromhex("0001" + "01" + "04" + "c0000201" + "00" + "18c63364"))
+    for data in (no_next_hop, no_next_hop + mp):
+        clear_intern_cache()
+        first = decode_path_attributes(data, ctx, has_nlri=True)
+        again = decode_path_attributes(data, ctx, has_nlri=True)
+        assert first == again and first[0] is again[0]
+        assert first[3] is not None and first[3].attr_code == 3  # NEXT_HOP, not AS_PATH, is missing
+        assert decode_path_attributes(data, ctx, has_nlri=False)[3] is None
+        wire = first[0].wire
+        assert wire is not None and wire.seen == (1 << 1) | (1 << 2)

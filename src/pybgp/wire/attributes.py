@@ -98,12 +98,15 @@ class RawAttribute(NamedTuple):
 class WireImage:
     """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
     where MP_REACH/MP_UNREACH sat, plus the semantic values and the context (AS width, iBGP) they were
-    read with: the bytes are only reused for a context in which they mean the same thing."""
+    read with: the bytes are only reused for a context in which they mean the same thing.
+    `seen` is the bitmap (1 << code) of the attributes present, for the mandatory-attribute check when
+    the set is found again in the intern table."""
 
     semantic: tuple[object, ...]
     parts: tuple[bytes | int, ...]
     as4: bool
     ibgp: bool
+    seen: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,10 +192,12 @@ def _fault(
 
 _CacheEntry = tuple[PathAttributes, UpdateFault | None, int]
 _InternKey = bytes | tuple[bytes | int, ...]
-_CACHES: tuple[dict[_InternKey, _CacheEntry], ...] = ({}, {}, {}, {})
+_CACHES: tuple[dict[_InternKey, PathAttributes | _CacheEntry], ...] = ({}, {}, {}, {})
 """One intern table per (4-octet AS, iBGP) context, index `2 * as4 + ibgp`: the same bytes can mean
 different things in another context. Keyed by the attribute bytes themselves when the field holds no
-MP attribute (the usual case: no key tuple to build), else by the `WireImage.parts` layout."""
+MP attribute (the usual case: no key tuple to build), else by the `WireImage.parts` layout. A set
+without fault is stored alone (its `wire.seen` holds the codes), anything else as a `_CacheEntry`:
+one object less per set for the garbage collector to walk on every full pass."""
 INTERN_CACHE_SIZE = 1 << 17
 """Bound on distinct attribute sets remembered per context; beyond it that table starts afresh (sets
 already handed out stay valid, only later duplicates of them become new, equal objects)."""
@@ -345,24 +350,34 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
     layout = tuple(parts)
     cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
     key: _InternKey = layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
-    entry = cache.get(key)
+    hit = cache.get(key)
+    if isinstance(hit, PathAttributes):  # a fault-free set stored alone: same bytes, same result
+        return _as_entry(hit), mp_spans
+    entry = hit
     if entry is None:
         if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
             attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
-            object.__setattr__(attrs, "wire", WireImage(_semantic(attrs), layout, ctx.as4, ctx.ibgp))
+            wire = WireImage(_semantic(attrs), layout, ctx.as4, ctx.ibgp, seen)
+            object.__setattr__(attrs, "wire", wire)
         else:
             attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
         entry = (attrs, strongest_fault(plain_fault, fault), seen)
+        hit = attrs if entry[1] is None and attrs.wire is not None else entry
         if len(cache) >= INTERN_CACHE_SIZE:
             # Start afresh rather than evict one by one: popping a dict's oldest entry repeatedly makes
             # each `next(iter())` skip more dead slots, and a full table churns through many sets.
             cache.clear()
-        cache[key] = entry
+        cache[key] = hit
     return entry, mp_spans
 
 
+def _as_entry(attrs: PathAttributes) -> _CacheEntry:
+    """The cache entry of a set stored alone: no fault, and the codes its wire image recorded."""
+    return attrs, None, attrs.wire.seen if attrs.wire is not None else 0
+
+
 def _intern_plain(
-    cache: dict[_InternKey, _CacheEntry],
+    cache: dict[_InternKey, PathAttributes | _CacheEntry],
     buf: bytes,
     found: tuple[tuple[object, ...], int],
     ctx: WireContext,
@@ -375,12 +390,11 @@ def _intern_plain(
     attrs = _new_object(PathAttributes)
     for setter, value in zip(_SLOT_SETTERS, semantic, strict=True):
         setter(attrs, value)
-    _SET_WIRE(attrs, WireImage(semantic, (buf,), ctx.as4, ctx.ibgp))
-    entry = (attrs, None, seen)
+    _SET_WIRE(attrs, WireImage(semantic, (buf,), ctx.as4, ctx.ibgp, seen))
     if len(cache) >= INTERN_CACHE_SIZE:
         cache.clear()
-    cache[buf] = entry
-    return entry
+    cache[buf] = attrs
+    return attrs, None, seen
 
 
 def decode_path_attributes(
@@ -394,14 +408,18 @@ def decode_path_attributes(
     """
     buf = bytes(data)
     cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
-    entry = cache.get(buf)  # seen before, and it held no MP attribute: nothing left to scan
+    hit = cache.get(buf)  # seen before, and it held no MP attribute: nothing left to scan
     mp_spans: list[tuple[int, int, int, int]] = []
-    if entry is None:
+    if hit is None:
         found = fast_semantic(buf, ctx)
         if found is not None:
             entry = _intern_plain(cache, buf, found, ctx)
         else:
             entry, mp_spans = _scan_and_decode(buf, ctx)
+    elif isinstance(hit, PathAttributes):
+        entry = _as_entry(hit)
+    else:
+        entry = hit
     attrs, fault, seen = entry
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
