@@ -3,8 +3,9 @@
 Owns: turning each feed into a BIRD 2 config fragment (cached on disk, since the real table takes a
 few seconds to decode):
   (a) the real table of `mrt/bgpdump/test_data/updates.et-header.2015.gz`: the last announcement of
-      every IPv4 prefix in the file (577,706 distinct prefixes; 577,705 once the martian 0.0.0.0/32,
-      which BIRD will not carry, is dropped), each a static route whose attribute block
+      every IPv4 prefix in the file (577,706 distinct prefixes; 577,704 once the martian 0.0.0.0/32,
+      which BIRD will not carry, and one route whose AS path holds the lab's own AS 64600 -- a loop
+      every receiver must drop -- are left out), each a static route whose attribute block
       re-creates the original ORIGIN, AS_PATH (AS_SETs flattened into the sequence: BIRD has no
       literal for them), MED, LOCAL_PREF, communities and large communities;
   (b) N synthetic /24s (default 1M, from 16.0.0.0) over 8 shared attribute sets (one static
@@ -24,6 +25,7 @@ CACHE = Path("/var/tmp/pybgp-bench-feed")
 MRT_FILE = "mrt/bgpdump/test_data/updates.et-header.2015.gz"
 FULL_A, FULL_B, FULL_C = 577_706, 1_000_000, 100_000
 _LAB_NET = (10 << 8) | 69  # 10.69.0.0/16, the lab's addresses
+_LAB_AS = 64600  # the lab's rack AS (iBGP between server and ToRs)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +115,8 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
                 # never shadow the lab's own 10.69.0.0/16 links or loopback; 0.0.0.0/8 (but the default
                 # route) is a martian BGP speakers refuse: the file's 0.0.0.0/32 never reaches BIRD's RIB
                 continue
+            if any(_LAB_AS in seg.asns for seg in route.attributes.as_path):
+                continue  # the lab's AS 64600 in the path: an AS-path loop every receiver must drop
             table[(route.prefix.network, route.prefix.length)] = route.attributes
             if limit is not None and len(table) >= limit:
                 break  # a smoke-sized slice: the first `limit` prefixes of the file
@@ -151,8 +155,8 @@ def feed_a(testdata: Path, limit: int | None = None) -> Feed:
                         parts.append(f"bgp_large_community.add(({lc[0]},{lc[1]},{lc[2]})); ")
                     block = "{ " + "".join(parts) + "}"
                     blocks[id(attrs)] = block
-                net = ipaddress.IPv4Network((key[0], key[1]))
-                out.write(f"  route {net} blackhole {block};\n")
+                network = ipaddress.IPv4Network((key[0], key[1]))
+                out.write(f"  route {network} blackhole {block};\n")
             out.write("}\n")
         tmp.rename(path)
         count_path.write_text(f"{len(keys)} {len(blocks)}\n")

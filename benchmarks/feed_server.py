@@ -63,6 +63,7 @@ class FeedResult:
     bytes_per_path: float = 0.0
     kernel_check_s: float = 0.0  # duration of the last netlink dump: the resolution of up_to_kernel_s
     rib_poll_s: float = 0.0  # interval between RIB queries at the end: the resolution of up_to_rib_s
+    rib_query_max_s: float = 0.0  # slowest RIB query (a busy daemon answers its control socket late)
     failover: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -114,11 +115,13 @@ def measure(
         while time.monotonic() < deadline and (t_rib is None or (rx.kernel and t_kernel is None)):
             if t_rib is None and time.monotonic() >= next_rib:
                 # a query costs the receiver CPU (pybgpd's `show neighbors` walks its tables): poll at
-                # most every 10x the query's own duration, so polling stays under ~10% of its time
+                # most every 10x the query's own duration (capped at 2 s), so polling stays under ~10%
                 q0 = time.monotonic()
                 if rx.rib_paths() >= res.paths:
                     t_rib = time.monotonic()
-                res.rib_poll_s = round(max(0.1, 10 * (time.monotonic() - q0)), 2)
+                took = time.monotonic() - q0
+                res.rib_query_max_s = round(max(res.rib_query_max_s, took), 2)
+                res.rib_poll_s = round(min(2.0, max(0.1, 10 * took)), 2)
                 next_rib = q0 + res.rib_poll_s
             if rx.kernel and t_kernel is None and kern.main_prefixes() - base >= feed.prefixes:
                 census = kern.census()

@@ -131,6 +131,10 @@ def test_fast_path_equals_general_path_on_encoded_sets(data: st.DataObject, ctx:
     assert isinstance(fast, tuple) and encode_path_attributes(fast[0], ctx) == wire
 
 
+def test_default_semantic_is_the_empty_set() -> None:
+    assert attributes._semantic(PathAttributes()) == attrfast.DEFAULT_SEMANTIC
+
+
 def test_fast_path_takes_the_plain_set_and_declines_the_unusual() -> None:
     ctx = WireContext(as4=True, ibgp=True)
     plain = _attr(0x40, 1, b"\x00") + _attr(0x50, 2, b"\x02\x01\x00\x00\xfd\xe8") + _attr(0x40, 3, bytes(4))

@@ -3,9 +3,9 @@
 Owns: `fast_semantic(buf, ctx)`, which walks a Path Attributes field whose every attribute is known,
 well-formed, unique and allowed on this session, and returns its values in `PathAttributes` field
 order (the `WireImage.semantic` tuple) plus the bitmap of attribute codes seen; and the bounded
-per-attribute value cache it reads through (like ExaBGP's per-attribute `Attribute.cache` and BIRD's
-attribute hash: a table repeats the same NEXT_HOP, MED, COMMUNITIES, ORIGINATOR_ID or CLUSTER_LIST
-bytes in most UPDATEs, so each distinct encoding is decoded once and its value object shared).
+per-attribute value cache it reads through (like ExaBGP's per-attribute `Attribute.cache`: a table
+repeats the same NEXT_HOP, MED, COMMUNITIES, ORIGINATOR_ID or CLUSTER_LIST bytes in most UPDATEs, so
+each distinct encoding is decoded once and its value object shared).
 
 Never does: decide an RFC 7606 outcome. Anything unusual (MP_REACH/MP_UNREACH, AS4_PATH and
 AS4_AGGREGATOR, an unknown or repeated code, Optional/Transitive bits in conflict, an iBGP-only
