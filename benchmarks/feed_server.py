@@ -227,21 +227,23 @@ def report(results: list[FeedResult]) -> str:
     ]
     by = {(r.feed, r.receiver): r for r in results}
     for feed in sorted({r.feed for r in results}):
-        p, b, e = by.get((feed, "pybgpd")), by.get((feed, "bird")), by.get((feed, "exabgp"))
-        parts = [f"feed {feed}:"]
-        if p and b:
-            parts.append(
-                f"pybgpd/BIRD to kernel {_ratio(p.up_to_kernel_s, b.up_to_kernel_s)}, "
-                f"to RIB {_ratio(p.up_to_rib_s, b.up_to_rib_s)}, CPU {_ratio(p.cpu_s, b.cpu_s)}, "
-                f"RSS {_ratio(p.peak_rss_mib, b.peak_rss_mib)};"
-            )
-        if p and e:
-            parts.append(f"ExaBGP/pybgpd to RIB {_ratio(e.up_to_rib_s, p.up_to_rib_s)}")
-        if p:
-            parts.append(
-                f"pybgpd bytes/path {p.bytes_per_path:.0f} ({'met' if p.bytes_per_path < 250 else 'NOT met'})"
-            )
-        lines.append(" ".join(parts))
+        b, e = by.get((feed, "bird")), by.get((feed, "exabgp"))
+        for variant in ("pybgpd", "pybgpd-fix"):
+            p = by.get((feed, variant))
+            if p is None:
+                continue
+            parts = [f"feed {feed}, {variant}:"]
+            if b:
+                parts.append(
+                    f"{variant}/BIRD to kernel {_ratio(p.up_to_kernel_s, b.up_to_kernel_s)}, "
+                    f"to RIB {_ratio(p.up_to_rib_s, b.up_to_rib_s)}, CPU {_ratio(p.cpu_s, b.cpu_s)}, "
+                    f"RSS {_ratio(p.peak_rss_mib, b.peak_rss_mib)};"
+                )
+            if e:
+                parts.append(f"ExaBGP/{variant} to RIB {_ratio(e.up_to_rib_s, p.up_to_rib_s)};")
+            verdict = "met" if p.bytes_per_path < 250 else "NOT met"
+            parts.append(f"bytes/path {p.bytes_per_path:.0f} ({verdict})")
+            lines.append(" ".join(parts))
     fo = [r for r in results if r.failover]
     if fo:
         lines += [

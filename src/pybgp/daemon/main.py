@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -103,11 +104,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.socket:
         cfg = replace(cfg, control=replace(cfg.control, socket=Path(args.socket)))
     setup_logging(cfg.logging)
+    tune_gc()
     if not args.no_uvloop and uvloop_usable():
         import uvloop
 
         return int(uvloop.run(run(cfg, args.config)))
     return asyncio.run(run(cfg, args.config))
+
+
+GC_THRESHOLDS = (100_000, 50, 100)
+"""Young-generation threshold raised from CPython's 700: a RIB is millions of long-lived tuples, and
+the default makes the collector re-walk them while a table loads. Measured with 300k prefixes x 2
+ToRs through the RIB: 4.0 -> 3.0 CPU-s to load, 900 -> 547 ms for the BFD-Down batch of a neighbor
+(gc disabled entirely: 2.9 CPU-s / 502 ms). Reference cycles are still collected."""
+
+
+def tune_gc() -> None:
+    """Set `GC_THRESHOLDS` for this process (the daemon only; the library never touches GC)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def uvloop_usable() -> bool:
