@@ -23,8 +23,11 @@ chains), time from BFD Down (the receiver's own log) and from the cut until no r
 first ECMP route back and every route ECMP again.
 
 Usage: `.venv/bin/python benchmarks/feed_server.py [--feeds a,b,c] [--receivers pybgpd,bird,exabgp]
-[--scale 1.0] [--no-failover] [--json FILE]`. Every wait is bounded (`--timeout` per phase);
-namespaces and processes are removed on exit, also on failure or Ctrl-C.
+[--scale 1.0] [--no-failover] [--json FILE]`. Receiver `pybgpd-fix` is pybgpd with its O(table)
+housekeeping patched in-process (`feed_pybgpd_launch.py`): stock pybgpd does not finish feed (b) at 1M
+within the 300 s bound yet. PYBGP_FEED_PROFILE=FILE runs pybgpd under cProfile (FILE.<receiver>).
+Every wait is bounded (`--timeout` per phase); namespaces and processes are removed on exit, also on
+failure or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -95,13 +98,14 @@ def measure(
     timeout: float,
     failover: bool,
     cut_hold: float = 3.0,
+    settle: float = 1.0,
 ) -> FeedResult:
     rx = RECEIVERS[rx_name](fl.server, fl)
     res = FeedResult(feed=feed.name, receiver=rx_name, prefixes=feed.prefixes, paths=2 * feed.prefixes)
     fl.set_feeding(False)
     rx.start()
     try:
-        time.sleep(1.0)
+        time.sleep(settle)
         idle_kib = tree_memory_kib(rx.pid, "VmRSS")
         cpu0 = tree_cpu_seconds(rx.pid)
         fl.set_feeding(True)
@@ -269,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of every feed's full size")
     ap.add_argument("--timeout", type=float, default=300.0, help="bound of every wait, seconds")
     ap.add_argument("--no-failover", action="store_true")
+    ap.add_argument("--settle", type=float, default=1.0, help="seconds a receiver idles before the feed")
     ap.add_argument("--cut-hold", type=float, default=3.0, help="seconds the link stays cut (from the cut)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--prefix", default=f"bench{os.getpid() % 100000}", help="namespace prefix")
@@ -310,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
                             timeout=args.timeout,
                             failover=feed.name == "b" and not args.no_failover,
                             cut_hold=args.cut_hold,
+                            settle=args.settle,
                         )
                     except Exception as exc:
                         res = FeedResult(
