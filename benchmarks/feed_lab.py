@@ -19,6 +19,7 @@ import calendar
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -170,17 +171,12 @@ class PybgpdReceiver:
         self.log_path = self.driver.log_path
         self.node = node
 
-    fix = False  # PybgpdFixReceiver: the housekeeping patches of feed_pybgpd_launch
-
     def start(self) -> None:
-        """Start pybgpd (stock: exactly as the lab driver does).
-
-        With `fix` it runs through `feed_pybgpd_launch.py --fix`; with PYBGP_FEED_PROFILE=FILE under
-        cProfile (stats written when SIGTERM ends it).
-        """
+        """Start pybgpd exactly as the lab driver does; with PYBGP_FEED_PROFILE=FILE through
+        `feed_pybgpd_launch.py` under cProfile (stats written when SIGTERM ends it)."""
         self.driver.log_path.unlink(missing_ok=True)
         profile = os.environ.get("PYBGP_FEED_PROFILE")
-        if not profile and not self.fix:
+        if not profile:
             self.driver.start(timeout=30)
             return
         self.driver.write_config()
@@ -189,7 +185,6 @@ class PybgpdReceiver:
         if profile:
             argv += ["-m", "cProfile", "-o", f"{profile}.{self.name}"]
         argv.append(str(Path(__file__).resolve().parent / "feed_pybgpd_launch.py"))
-        argv += ["--fix"] if self.fix else []
         argv += ["-c", str(self.driver.conf_path), "-s", str(self.driver.sock_path)]
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.driver.proc = self.node.popen(argv, stdout=log, stderr=log, env=env)
@@ -200,6 +195,10 @@ class PybgpdReceiver:
 
     def stop(self) -> None:
         self.driver.stop(timeout=60)
+        keep = os.environ.get("PYBGP_FEED_KEEP_LOG")  # a directory: keep the daemon's log for reading
+        if keep and self.log_path.exists():
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shutil.copy(self.log_path, Path(keep) / f"{self.name}-{int(time.time())}.log")
 
     @property
     def pid(self) -> int:
@@ -262,13 +261,6 @@ def _control(path: Path, command: str) -> Any:
     if not reply.get("ok"):
         raise ValueError(reply.get("error"))
     return reply["result"]
-
-
-class PybgpdFixReceiver(PybgpdReceiver):
-    """pybgpd with its O(table) housekeeping patched in-process (see feed_pybgpd_launch)."""
-
-    name = "pybgpd-fix"
-    fix = True
 
 
 class BirdReceiver:
@@ -428,7 +420,6 @@ class ExabgpReceiver:
 
 RECEIVERS: dict[str, Any] = {
     "pybgpd": PybgpdReceiver,
-    "pybgpd-fix": PybgpdFixReceiver,
     "bird": BirdReceiver,
     "exabgp": ExabgpReceiver,
 }

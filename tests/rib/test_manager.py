@@ -9,7 +9,7 @@ from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
 from pybgp.rib.route import PeerInfo, Source
 from pybgp.wire.attributes import AsPathSegment, MpUnreach, PathAttributes
-from pybgp.wire.constants import AsPathSegmentType, Origin
+from pybgp.wire.constants import Afi, AsPathSegmentType, Origin
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import UpdateAction, UpdateFault
 from pybgp.wire.messages import Update, decode_message, end_of_rib_family
@@ -212,7 +212,8 @@ def test_initial_sync_in_slices() -> None:
     rib = server_rib()
     static = rib.local_origin("static")
     for i in range(5000):
-        rib.originate(Prefix(1, (10 << 24) | (i << 8), 24), PathAttributes(origin=Origin.IGP), static, 0.0)
+        prefix = Prefix(Afi.IPV4, (10 << 24) | (i << 8), 24)
+        rib.originate(prefix, PathAttributes(origin=Origin.IGP), static, 0.0)
     rib.neighbor_up("tor1", tor(1), IBGP, [V4], 0.0)
     steps = 0
     while rib.sync_step(0.0, budget=1000):

@@ -14,7 +14,7 @@ from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
 from pybgp.rib.route import PeerInfo
 from pybgp.wire.attributes import AsPathSegment, PathAttributes
-from pybgp.wire.constants import AsPathSegmentType, Origin
+from pybgp.wire.constants import Afi, AsPathSegmentType, Origin
 from pybgp.wire.context import WireContext
 from pybgp.wire.messages import Update
 from pybgp.wire.nlri import Prefix
@@ -46,7 +46,7 @@ def test_bytes_per_path_100k_prefixes_two_peers() -> None:
     try:
         for n in (1, 2):
             for start in range(0, N, PER_UPDATE):
-                prefixes = tuple(Prefix(1, (11 << 24) + (i << 8), 24)
+                prefixes = tuple(Prefix(Afi.IPV4, (11 << 24) + (i << 8), 24)
                                  for i in range(start, start + PER_UPDATE))
                 update = Update(attributes=attrsets[(start // PER_UPDATE) % 300], nlri=prefixes)
                 rib.receive(f"tor{n}", update, 0.0)
@@ -58,9 +58,9 @@ def test_bytes_per_path_100k_prefixes_two_peers() -> None:
     per_path = used / (2 * N)
     print(f"\nRIB memory: {per_path:.0f} bytes per path ({N} prefixes x 2 peers, {used / 1e6:.1f} MB)")
     assert len(rib.loc) == N
-    merged = rib.loc.multipath(Prefix(1, 11 << 24, 24))
+    merged = rib.loc.multipath(Prefix(Afi.IPV4, 11 << 24, 24))
     assert [str(p.next_hop) for p in merged] == ["10.69.0.65", "10.69.0.129"]
-    assert per_path < 250
+    assert per_path < 200  # 168 measured: the Adj-RIB-Ins share the Loc-RIB's prefix keys
     # The rewritten attribute sets are shared: 300 sets x 2 next hops, not one per prefix.
     sample = list(rib.loc.prefixes())[:5000]
     distinct = {id(p.attributes) for prefix in sample for p in rib.loc.multipath(prefix)}

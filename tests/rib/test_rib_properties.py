@@ -62,14 +62,16 @@ def test_loc_rib_matches_fresh_decision(ops: list[tuple[object, ...]]) -> None:
     for op in ops:
         kind = op[0]
         if kind == "announce":
-            _, name, prefixes, attrs = op
-            assert isinstance(name, str) and isinstance(prefixes, set) and isinstance(attrs, PathAttributes)
+            _, who, prefixes, attrs = op
+            assert isinstance(who, str) and isinstance(prefixes, set) and isinstance(attrs, PathAttributes)
+            name = who
             if rib.neighbors[name].peer is None:
                 rib.neighbor_up(name, PEERS[name], WireContext(), [(1, 1)], 0.0)
             apply(rib.receive(name, Update(attributes=attrs, nlri=tuple(sorted(prefixes))), 0.0))
         elif kind == "withdraw":
-            _, name, prefixes = op
-            assert isinstance(name, str) and isinstance(prefixes, set)
+            _, who, prefixes = op
+            assert isinstance(who, str) and isinstance(prefixes, set)
+            name = who
             apply(rib.receive(name, Update(withdrawn=tuple(sorted(prefixes))), 0.0))
         elif kind == "down":
             assert isinstance(op[1], str)

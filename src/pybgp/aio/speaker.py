@@ -47,11 +47,11 @@ log = logging.getLogger(__name__)
 
 SLICE_SECONDS = 0.005
 """Longest stretch of RIB work before the worker yields to the loop (timers, BFD, keepalives)."""
-SYNC_SLICE = 2000
-"""Prefixes of an initial export per slice (a few ms each)."""
+SYNC_SLICE = 2000  # prefixes of an initial export per slice (a few ms each)
 BUILD_SLICE = 1000
-"""Prefixes turned into UPDATEs per peer per slice; encoding costs per attribute set, so a slice of
-prefixes with all-different attributes is the slow case (~20-60 ms on the shared 2-core machine)."""
+"""Prefixes turned into UPDATEs per peer per slice (all-different attributes: ~20-60 ms, the slow case)."""
+
+FLUSH_SLICE = 2000  # prefixes of a dead session removed from the Loc-RIB per worker slice
 
 BestChangeCallback = Callable[[list[BestChange]], None]
 
@@ -136,13 +136,8 @@ class Speaker:
     ) -> None:
         self.local_as = local_as
         self.router_id = ipaddress.IPv4Address(router_id)
-        self.rib = Rib(
-            local_as=local_as,
-            router_id=self.router_id,
-            cluster_id=cluster_id,
-            options=options,
-            batch_delay=batch_delay,
-        )
+        self.rib = Rib(local_as=local_as, router_id=self.router_id, cluster_id=cluster_id, options=options,
+                       batch_delay=batch_delay)
         self.listener: Listener | None = (
             Listener(addresses=listen_addresses, port=listen_port) if listen_port is not None else None
         )
@@ -235,6 +230,8 @@ class Speaker:
         return peer
 
     async def remove_neighbor(self, name: str) -> None:
+        self._flush_head(name, whole=True)  # finish a BFD-down flush first
+        self._events = deque(e for e in self._events if e[1] != name)
         nb = self._neighbors.pop(name)
         await nb.peer.stop(CeaseSubcode.PEER_DECONFIGURED)
         if self.listener is not None:
@@ -282,16 +279,19 @@ class Speaker:
         self._kick()
 
     def neighbor_down(self, name: str, reason: str = "BFD down", retry_after: float | None = 1.0) -> None:
-        """BFD (or carrier loss) says the neighbor is gone: flush its routes from the Loc-RIB now, in
-        one batch of changes, drop its queued UPDATEs, and reset the session (RFC 9384 Cease
-        BFD Down). Graceful restart does not apply: the forwarding path itself failed."""
+        """BFD (or carrier loss) says the neighbor is gone (no graceful restart: the path failed): reset
+        the session at once (RFC 9384 Cease BFD Down), drop its queued UPDATEs, then flush its routes
+        in worker slices (`_flush_slice`). The daemon removes the dead nexthop from the kernel first."""
         nb = self._neighbors[name]
-        self._events = deque(e for e in self._events if e[1] != name)
         nb.last_down_reason = reason
         nb.negotiated = None
         nb.established_since = None
-        self._deliver(self.rib.neighbor_down(name, self._now()))
         nb.peer.reset(CeaseSubcode.BFD_DOWN, reason, retry_after=retry_after)
+        self._events = deque(e for e in self._events if e[1] != name or e[0] == "flush")
+        prefixes = self.rib.neighbor_detach(name)
+        if prefixes:  # the first slice now (a small table is gone at once); all of it without a worker
+            self._events.appendleft(("flush", name, prefixes))
+            self._flush_head(name, whole=not self._running)
         self._kick()
 
     # -- originating --------------------------------------------------------------------------
@@ -380,21 +380,13 @@ class Speaker:
             rnb = self.rib.neighbors[name]
             adj = rnb.adj_in
             pre, stale = (len(adj.pre), len(adj.stale)) if adj is not None else (0, 0)
-            post = len(self.rib.accepted(name))
+            post = self.rib.accepted_count(name)  # O(1): runs on every tick and `show`
             s = nb.peer.settings
             out.append(
                 NeighborView(
-                    name=name,
-                    address=str(s.remote_address),
-                    remote_as=s.remote_as,
-                    state=str(nb.peer.state),
-                    enabled=nb.enabled,
-                    established_since=nb.established_since,
-                    received=pre,
-                    accepted=post,
-                    advertised=len(rnb.adj_out),
-                    stale=stale,
-                    last_down_reason=nb.last_down_reason,
+                    name=name, address=str(s.remote_address), remote_as=s.remote_as, state=str(nb.peer.state),
+                    enabled=nb.enabled, established_since=nb.established_since, received=pre, accepted=post,
+                    advertised=len(rnb.adj_out), stale=stale, last_down_reason=nb.last_down_reason,
                 )
             )
         return out
@@ -483,19 +475,43 @@ class Speaker:
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        while self._events:
-            kind, name, payload = self._events.popleft()
-            if name in self._neighbors:
-                self._handle(kind, name, payload)
-            if time.monotonic() - started > SLICE_SECONDS:
-                self._flush_output(loop.time())
-                await asyncio.sleep(0)
-                started = time.monotonic()
-        while self.rib.sync_step(loop.time(), SYNC_SLICE):
+        while True:  # received events first; an initial export goes one slice at a time between them
+            while self._events:
+                kind, name, payload = self._events.popleft()
+                if kind == "flush":
+                    self._flush_slice(name, payload)
+                elif name in self._neighbors:
+                    self._handle(kind, name, payload)
+                if time.monotonic() - started > SLICE_SECONDS:
+                    self._flush_output(loop.time())
+                    await asyncio.sleep(0)
+                    started = time.monotonic()
+            if not self.rib.sync_step(loop.time(), SYNC_SLICE):
+                break
             self._flush_output(loop.time())
             await asyncio.sleep(0)
+            started = time.monotonic()
         self._deliver(self.rib.tick(loop.time()))
         self._flush_output(loop.time())
+
+    def _flush_head(self, name: str, *, whole: bool) -> None:
+        """One slice of `name`'s flush now (the rest at the head), or all of it when `whole`."""
+        while (found := next((e for e in self._events if e[:2] == ("flush", name)), None)) is not None:
+            self._events.remove(found)
+            self._flush_slice(name, found[2], front=True)
+            if not whole:
+                return
+
+    def _flush_slice(self, name: str, prefixes: object, *, front: bool = False) -> None:
+        """One slice of a dead session's paths; the rest queues at the back, so a reconnect's UPDATEs
+        interleave (the Rib keeps re-announced paths) and ECMP is back early (ADD-PATH: at the head)."""
+        nb = self._neighbors.get(name)
+        if isinstance(prefixes, list) and nb is not None and name in self.rib.neighbors:
+            head, prefixes[-FLUSH_SLICE:] = prefixes[-FLUSH_SLICE:], []
+            if prefixes:
+                (self._events.appendleft if front or nb.peer.settings.add_path_receive
+                 else self._events.append)(("flush", name, prefixes))
+            self._deliver(self.rib.flush_paths(name, head, self._now()))
 
     def _handle(self, kind: str, name: str, payload: object) -> None:
         nb = self._neighbors[name]

@@ -370,6 +370,7 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
             metric=k_t.integer("metric", 32, lo=0, hi=0xFFFFFFFF),
             keep_on_exit=k_t.boolean("keep_on_exit", False),
             merge_paths=k_t.integer("merge_paths", 16, lo=1, hi=256),
+            nexthop_compat_mode=k_t.boolean("nexthop_compat_mode", None),
             install_local=k_t.boolean("install_local", False),
             exclude_communities=k_t.converted_list("exclude_community", parse_community, "community"),
             policy=k_t.string("export", "accept"),

@@ -194,7 +194,11 @@ class Daemon:
 
             if self.watcher is None:
                 tables = {k.table for k in cfg.origination.kernel}
-                self.watcher = KernelWatcher(route_tables=tables or {119})
+                # our own kernel routes come back as events: drop them on the header unless an
+                # origination rule explicitly asks for that protocol
+                ours = cfg.kernel.protocol
+                ignore = () if any(k.protocol == ours for k in cfg.origination.kernel) else (ours,)
+                self.watcher = KernelWatcher(route_tables=tables or {119}, ignore_protocols=ignore)
             await self.watcher.start()
             self.watcher.subscribe(self._kernel_event)
             snapshot = self.watcher.dump()
@@ -212,6 +216,10 @@ class Daemon:
                 )
                 self.exporter.fib = self.fib
                 self._pending_reconcile = cfg.kernel.keep_on_exit
+                if cfg.kernel.nexthop_compat_mode is not None:
+                    from pybgp.fib.netlink import set_nexthop_compat_mode
+
+                    set_nexthop_compat_mode(cfg.kernel.nexthop_compat_mode)
         cfg = self._resolve(cfg)
         for n in cfg.neighbors:
             self._add_neighbor(cfg, n)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from pybgp.daemon.logsetup import event
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.schema import DaemonConfig, IPAddress, KernelExportConfig
-from pybgp.fib.model import FibPort, FibRoute, NextHop
+from pybgp.fib.model import MAX_ECMP, FibPort, FibRoute, NextHop
 from pybgp.rib.policy import Policy, PolicyContext
 from pybgp.rib.route import BestChange, Path
 from pybgp.wire.nlri import Prefix
@@ -52,10 +52,12 @@ class KernelExporter:
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
         self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
         self._hops_by_ifname: dict[str, set[NextHop]] = {}
-        self._cache: dict[tuple[object, ...], tuple[tuple[NextHop, ...], tuple[str, ...], object]] = {}
+        self._cache: dict[tuple[object, ...], tuple[tuple[NextHop, ...], object]] = {}
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
-        self.sources: dict[Prefix, tuple[str, ...]] = {}  # installed prefix -> neighbors of its nexthops
+        # nexthop -> neighbors whose paths resolved to it (a handful): `installed_per_neighbor` maps
+        # the FIB's per-nexthop route counts to neighbors, with no per-prefix record here
+        self._owners: dict[NextHop, set[str]] = {}
 
     @property
     def cfg(self) -> KernelExportConfig:
@@ -95,9 +97,7 @@ class KernelExporter:
 
     def route_for(self, change: BestChange) -> FibRoute | None:
         """The kernel route for a change, or None when nothing may be installed for the prefix."""
-        key = change.prefix.without_path_id()
         if change.best is None:
-            self.sources.pop(key, None)
             return None
         paths = (change.multipath or (change.best,))[: self.cfg.merge_paths]
         if paths[0] is not change.best:
@@ -107,39 +107,43 @@ class KernelExporter:
         if self._policy.prefix_free:
             # A full table shares a few attribute sets (interned) and one PeerInfo per session, so the
             # nexthop set depends on the selection's (attributes, peer, next hops) only: compute it once.
-            ckey = tuple((id(p.attributes), id(p.peer), p.next_hops) for p in paths)
+            if len(paths) == 2:  # the server's shape (two ToRs): no generator per change
+                a, b = paths
+                ckey = (id(a.attributes), id(a.peer), a.next_hops, id(b.attributes), id(b.peer), b.next_hops)
+            else:
+                ckey = tuple(x for p in paths for x in (id(p.attributes), id(p.peer), p.next_hops))
             cached = self._cache.get(ckey)
         if cached is None:
-            hops, sources = self._hops_of(change.prefix, paths)
+            hops = self._hops_of(change.prefix, paths)
             if ckey:
                 if len(self._cache) >= CACHE_LIMIT:
                     self._cache.clear()
                 pinned = tuple((p.attributes, p.peer) for p in paths)  # keeps the ids above unique
-                self._cache[ckey] = (hops, sources, pinned)
+                self._cache[ckey] = (hops, pinned)
         else:
-            hops, sources, _ = cached
+            hops = cached[0]
         if not hops:
-            self.sources.pop(key, None)
             return None
-        self.sources[key] = sources
-        return FibRoute(key, hops)
+        # `_hops_of` returns them normalised: no per-prefix re-validation
+        return FibRoute.trusted(change.prefix.without_path_id(), hops)
 
     def _hops_of(
         self, prefix: Prefix, paths: tuple[Path, ...]
-    ) -> tuple[tuple[NextHop, ...], tuple[str, ...]]:
+    ) -> tuple[NextHop, ...]:
         hops: list[NextHop] = []
-        sources: list[str] = []
         for i, path in enumerate(paths):
             if not self.exportable(prefix, path):
                 if i == 0:
-                    return (), ()  # BIRD filters the best route; merged paths ride on it
+                    return ()  # BIRD filters the best route; merged paths ride on it
                 continue
             nh = self.nexthop_for(path)
             if nh is not None and nh not in self._down and nh.ifname not in self._down_ifnames:
                 hops.append(nh)
-                sources.append(path.peer.name)
+                self._owners.setdefault(nh, set()).add(path.peer.name)
                 self._hops_by_ifname.setdefault(nh.ifname, set()).add(nh)
-        return tuple(hops), tuple(sources)
+        # normalised as `FibRoute` would (deduplicated, sorted, at most MAX_ECMP): `route_for` builds
+        # routes with `FibRoute.trusted`, once per selection here instead of once per prefix
+        return tuple(sorted(set(hops)))[:MAX_ECMP]
 
     # --- feeding the FIB --------------------------------------------------------------------------
 
@@ -238,7 +242,6 @@ class KernelExporter:
         """Make the kernel exactly match the given selections (startup, resync, after reload)."""
         if not self.cfg.enabled:
             return
-        self.sources.clear()
         desired = [r for r in (self.route_for(c) for c in changes) if r is not None]
         self._pending.clear()
         try:
@@ -248,18 +251,35 @@ class KernelExporter:
         self._update_gauges()
 
     def installed_per_neighbor(self) -> dict[str, int]:
-        """How many kernel routes carry a nexthop learned from each neighbor."""
+        """How many installed kernel routes use a nexthop learned from each neighbor.
+
+        From the FIB's routes per nexthop (`NetlinkFib`: O(nexthop groups), no walk over the routes)
+        mapped to the neighbors whose paths resolved to each nexthop; a FIB without that method (test
+        fakes) is walked. A route with two nexthops of one neighbor (ADD-PATH) counts twice.
+        """
+        counter = getattr(self.fib, "nexthop_route_counts", None)
+        per_hop: dict[NextHop, int]
+        if callable(counter):
+            per_hop = counter()
+        else:
+            per_hop = {}
+            for route in self.fib.routes().values():
+                for nh in route.nexthops:
+                    per_hop[nh] = per_hop.get(nh, 0) + 1
         counts: dict[str, int] = {}
-        for names in self.sources.values():
-            for name in set(names):
-                counts[name] = counts.get(name, 0) + 1
+        for nh, n in per_hop.items():
+            for name in self._owners.get(nh, ()):
+                counts[name] = counts.get(name, 0) + n
         return counts
 
     def _update_gauges(self) -> None:
-        routes = self.fib.routes()
-        self.installed_count = len(routes)
+        """Refresh the installed-routes gauge after every kernel batch: O(1) with `route_count()`
+        (both shipped FIBs have it); copying the FIB here made a feed quadratic."""
+        count = getattr(self.fib, "route_count", None)
+        n = count() if callable(count) else len(self.fib.routes())
+        self.installed_count = n
         if self.metrics is not None:
-            self.metrics.routes_installed.set(len(routes))
+            self.metrics.routes_installed.set(n)
             failures = getattr(self.fib, "failures", None)
             if callable(failures):
                 try:

@@ -88,14 +88,16 @@ def restart_needed(old: DaemonConfig, new: DaemonConfig) -> list[str]:
         old.kernel.metric,
         old.kernel.enabled,
         old.kernel.merge_paths,
+        old.kernel.nexthop_compat_mode,
     ) != (
         new.kernel.table,
         new.kernel.protocol,
         new.kernel.metric,
         new.kernel.enabled,
         new.kernel.merge_paths,
+        new.kernel.nexthop_compat_mode,
     ):
-        keys.append("kernel.table/protocol/metric/enabled/merge_paths")
+        keys.append("kernel.table/protocol/metric/enabled/merge_paths/nexthop_compat_mode")
     if old.metrics != new.metrics:
         keys.append("metrics")
     if old.dynamic_neighbors != new.dynamic_neighbors:
@@ -120,6 +122,7 @@ async def apply_reload(d: Daemon, new: DaemonConfig) -> dict[str, Any]:
             metric=old.kernel.metric,
             enabled=old.kernel.enabled,
             merge_paths=old.kernel.merge_paths,
+            nexthop_compat_mode=old.kernel.nexthop_compat_mode,
         ),
     )
     d.set_config(effective)

@@ -162,6 +162,9 @@ class KernelExportConfig:
     metric: int = 32
     keep_on_exit: bool = False
     merge_paths: int = 16
+    # net.ipv4.nexthop_compat_mode to set at start (None: leave it). False makes a nexthop-group
+    # rewrite (BFD Down) cost O(1) instead of the kernel re-notifying every route using the group.
+    nexthop_compat_mode: bool | None = None
     install_local: bool = False  # rule 6: never install our own originated routes
     exclude_communities: tuple[int, ...] = ()
     policy: str = "accept"  # kernel export policy name

@@ -87,19 +87,34 @@ class GroupTable:
         """
         plan = RoutePlan()
         pending: dict[Prefix, Hops] = {}
-        by_source: dict[tuple[int, Hops], list[Prefix]] = {}
+        # A batch shares a few nexthop tuple objects over many routes: compare and hash each distinct
+        # object once (NextHop hashing/equality is Python-level: ~1 us per route otherwise).
+        canon: dict[int, Hops] = {}  # id(tuple) -> the first equal tuple of this batch
+        by_value: dict[Hops, Hops] = {}
+        same: dict[tuple[int, int], bool] = {}  # (gid, id(canonical tuple)) -> group has exactly it
+        by_source: dict[tuple[int, int], list[Prefix]] = {}
+        route_gid, groups = self.route_gid, self.groups
         for prefix, hops in wanted.items():
-            gid = self.route_gid.get(prefix)
-            if gid is not None and gid in self.groups and self.groups[gid].nexthops == hops:
-                plan.unchanged += 1
-                continue
+            known = canon.get(id(hops))
+            if known is None:
+                known = canon[id(hops)] = by_value.setdefault(hops, hops)
+            hops = known
+            gid = route_gid.get(prefix)
+            if gid is not None and gid in groups:
+                key = (gid, id(hops))
+                hit = same.get(key)
+                if hit is None:
+                    hit = same[key] = groups[gid].nexthops == hops
+                if hit:
+                    plan.unchanged += 1
+                    continue
+                by_source.setdefault(key, []).append(prefix)
             pending[prefix] = hops
-            if gid is not None and gid in self.groups:
-                by_source.setdefault((gid, hops), []).append(prefix)
         new_sets: dict[Hops, int] = {}
         rewritten: set[int] = set()
-        for (gid, hops), prefixes in by_source.items():
-            group = self.groups[gid]
+        for (gid, _), prefixes in by_source.items():
+            group = groups[gid]
+            hops = pending[prefixes[0]]
             if hops in self.index or hops in new_sets or len(prefixes) != len(group.prefixes):
                 continue
             plan.group_writes.append((gid, hops, group.nexthops))
@@ -107,16 +122,20 @@ class GroupTable:
             rewritten.add(gid)
             for prefix in prefixes:
                 del pending[prefix]
+        target: dict[int, int] = {}  # id(canonical tuple) -> group id chosen for it in this batch
         for prefix, hops in pending.items():
-            gid = new_sets.get(hops)
+            gid = target.get(id(hops))
             if gid is None:
-                gid = self.index.get(hops)
-                if gid in rewritten:  # that group is getting other members in this batch
-                    gid = None
-            if gid is None:
-                gid = self.allocate()
-                new_sets[hops] = gid
-                plan.group_writes.append((gid, hops, None))
+                gid = new_sets.get(hops)
+                if gid is None:
+                    gid = self.index.get(hops)
+                    if gid in rewritten:  # that group is getting other members in this batch
+                        gid = None
+                if gid is None:
+                    gid = self.allocate()
+                    new_sets[hops] = gid
+                    plan.group_writes.append((gid, hops, None))
+                target[id(hops)] = gid
             plan.moves.append((prefix, gid))
         seen: set[NextHop] = set()
         for _gid, hops, _old in plan.group_writes:

@@ -55,6 +55,8 @@ IFA_ADDRESS, IFA_LOCAL = 1, 2
 OPER_STATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
 _IFINFO = struct.Struct("=BxHiII")
 _IFADDR = struct.Struct("=BBBBI")
+_RTMSG_HEAD = struct.Struct("=BBBBBB")  # rtm_family, dst_len, src_len, tos, table, protocol
+RT_TABLE_COMPAT = 252
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,10 +133,20 @@ class KernelWatcher:
         links: bool = True,
         addresses: bool = True,
         routes: bool = True,
+        ignore_protocols: Collection[int] = (),
     ) -> None:
         self.netns = netns
         self.route_tables = frozenset(route_tables) if route_tables is not None else None
         self.route_protocols = frozenset(route_protocols) if route_protocols is not None else None
+        # e.g. the daemon's own route protocol: every route it installs comes back as an event
+        self.ignore_protocols = frozenset(ignore_protocols)
+        # rtm_table is one octet: tables above 255 show as RT_TABLE_COMPAT and need RTA_TABLE
+        self._header_tables = (
+            self.route_tables
+            if self.route_tables is not None and all(t < RT_TABLE_COMPAT for t in self.route_tables)
+            else None
+        )
+        self.routes_skipped = 0  # route events dropped on the rtmsg header, before any parsing
         self.families = frozenset(families)
         groups = RTMGRP_LINK if links else 0
         if addresses:
@@ -255,11 +267,25 @@ class KernelWatcher:
             if msg_type in (RTM_NEWADDR, RTM_DELADDR):
                 return self._address(msg, msg_type == RTM_NEWADDR, now)
             if msg_type in (RTM_NEWROUTE, RTM_DELROUTE):
+                if len(msg) >= 28 and self._unwanted_route(msg):
+                    self.routes_skipped += 1
+                    return None
                 raw = parse_route(msg)
                 return self._route(raw, msg_type == RTM_NEWROUTE, now) if raw is not None else None
         except (ValueError, struct.error, IndexError) as exc:
             log.warning("malformed netlink message type %d ignored: %s", msg_type, exc)
         return None
+
+    def _unwanted_route(self, msg: memoryview) -> bool:
+        """Filter on the fixed rtmsg header (family, table, protocol) before parsing attributes: a
+        daemon installing a million routes in table 254 gets a million events it must drop cheaply."""
+        family, _dst_len, _src, _tos, table, protocol = _RTMSG_HEAD.unpack_from(msg, 16)
+        if family not in self.families or protocol in self.ignore_protocols:
+            return True
+        if self.route_protocols is not None and protocol not in self.route_protocols:
+            return True
+        tables = self._header_tables
+        return tables is not None and table != RT_TABLE_COMPAT and table not in tables
 
     def _link(self, msg: memoryview, removed: bool, now: float, track: bool) -> LinkEvent | None:
         if len(msg) < 32:

@@ -2,7 +2,8 @@
 
 Owns: `Reason` (why a path lost, STYLE rule 12), `DecisionOptions`, one elimination function per
 tie-breaker, and `select(paths, options) -> Selection` (best path, the merged multipath set, and
-every loser with its reason for `pybgpctl show routes --all`).
+every loser with its reason for `pybgpctl show routes --all`), plus `rank_pair`, the same answer for
+the commonest contest (one route from both ToRs) without the elimination steps.
 Never does: store routes (that is `loc_rib.py`), apply policy, or look at the clock.
 
 Why elimination rather than a sort: the MED step only compares paths from the same neighbor AS, so
@@ -42,6 +43,7 @@ class Reason(Enum):
     ROUTER_ID = "higher router ID"
     CLUSTER_LIST = "longer cluster list"
     PEER_ADDRESS = "higher peer address"
+    PATH_ID = "same peer, higher path identifier"  # RFC 7911: ties on every step above
     MULTIPATH_NEIGHBOR_AS = "equal, different neighbor AS"
     MULTIPATH_LIMIT = "equal, beyond multipath limit"
 
@@ -231,6 +233,24 @@ def rank_equal(paths: list[Path], options: DecisionOptions) -> list[Path]:
                                         p.peer.address_int, p.path_id))
 
 
+def rank_pair(a: Path, b: Path, options: DecisionOptions) -> tuple[tuple[Path, Path], int] | None:
+    """`select` for the commonest contest -- the same route from both ToRs -- without building a
+    `Selection`: the two paths in the order `select` ranks them and how many of them it selects
+    (2 merged, or 1). None when a forwarding step can tell them apart; the caller then runs
+    `select`. Same answer by construction: `_all_equal` skips the elimination steps, the sort key is
+    `rank_equal`'s (a stable sort keeps `a` first on a tie), and the merge test is `select`'s."""
+    if not _all_equal((a, b), options):
+        return None
+    key_a = (router_id_of(a), len(a.attributes.cluster_list), a.peer.address_int, a.path_id)
+    key_b = (router_id_of(b), len(b.attributes.cluster_list), b.peer.address_int, b.path_id)
+    first, second = (a, b) if key_a <= key_b else (b, a)
+    if options.multipath_limit <= 1:
+        return (first, second), 1
+    if not options.multipath_relax and neighbor_as(second.attributes) != neighbor_as(first.attributes):
+        return (first, second), 1
+    return (first, second), 2
+
+
 def select(candidates: Sequence[Path], options: DecisionOptions = DEFAULT_OPTIONS) -> Selection:
     """Run the decision process over every candidate path of one prefix."""
     if not candidates:
@@ -256,8 +276,11 @@ def select(candidates: Sequence[Path], options: DecisionOptions = DEFAULT_OPTION
                 merged.append(p)
     else:
         tie_losers: list[tuple[Path, Reason]] = []
-        _eliminate(ranked, TIE_BREAK_STEPS, options, tie_losers)
+        survivors = _eliminate(ranked, TIE_BREAK_STEPS, options, tie_losers)
         losers.extend(tie_losers)
+        # Paths of one ADD-PATH peer (RFC 7911) tie on every step; `rank_equal` ordered them by path
+        # identifier. They lose last, so they rank highest among the losers (hence reversed here).
+        losers.extend((p, Reason.PATH_ID) for p in reversed(survivors[1:]))
     losers.reverse()  # the last eliminated ranks highest among losers
     return Selection(best, tuple(merged), tuple(losers))
 

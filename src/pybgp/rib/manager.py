@@ -32,6 +32,16 @@ from pybgp.wire.nlri import Prefix
 EXPORT_CACHE_LIMIT = 50_000
 
 
+def never_exported(origin: PeerInfo, target: PeerInfo) -> bool:
+    """True when no path from `origin` can be advertised to `target`, whatever its attributes: the
+    session it came from (RFC 4271 9.2), or an iBGP-learned path towards an iBGP peer when neither
+    is a route-reflector client (RFC 4271 9.2, RFC 4456 section 8). `export_path` gives None for
+    these too; this is the shortcut that needs no path."""
+    if origin.name == target.name:
+        return True
+    return origin.ibgp and not target.ebgp and not origin.rr_client and not target.rr_client
+
+
 def update_end_of_rib(update: Update) -> Family | None:
     """The family an UPDATE marks End-of-RIB for (RFC 4724 section 2), or None."""
     if update.nlri or update.withdrawn or update.mp_reach is not None:
@@ -195,6 +205,32 @@ class Rib:
         self._export_changes(changes, now)
         return changes
 
+    def neighbor_detach(self, name: str) -> list[Prefix]:
+        """Session lost without graceful restart (BFD Down): forget the session and the Adj-RIB-In
+        at once and return the Loc-RIB keys of the neighbor's paths, which the caller removes with
+        `flush_paths` in slices (a full table takes seconds; BFD and keepalives must not wait)."""
+        nb = self.neighbors[name]
+        adj = nb.adj_in
+        nb.peer = None
+        nb.ctx = None
+        nb.sync = None
+        nb.adj_out.clear()
+        nb.builder.clear()
+        nb.stale_deadline = None
+        return [] if adj is None else [p.without_path_id() for p in adj.clear()]
+
+    def flush_paths(self, name: str, prefixes: Iterable[Prefix], now: float) -> list[BestChange]:
+        """Remove `name`'s paths for `prefixes` (a slice of `neighbor_detach`'s list) from the
+        Loc-RIB; returns the changes, also queued for export. Prefixes the neighbor's new session
+        already re-announced keep their new path (so the flush may interleave with a reconnect;
+        without ADD-PATH, where one path per prefix and neighbor makes that exact)."""
+        adj = self.neighbors[name].adj_in
+        if adj is not None and adj.pre:
+            prefixes = [p for p in prefixes if p not in adj.pre]
+        changes = self.loc.remove_peer(name, prefixes)
+        self._export_changes(changes, now)
+        return changes
+
     # -- receiving ---------------------------------------------------------------------------
 
     def receive(self, name: str, update: Update, now: float) -> list[BestChange]:
@@ -229,33 +265,51 @@ class Rib:
             withdrawn.extend(p for p, _ in announced)  # a looped route replaces what we had
             announced = []
         # Adj-RIB-In keys keep the RFC 7911 path identifier (one entry per path the peer sent); the
-        # Loc-RIB tells a peer's paths of one prefix apart by it.
-        work: list[tuple[Prefix, PeerInfo, Path | None]] = []
+        # Loc-RIB tells a peer's paths of one prefix apart by it. Both loops below are the per-prefix
+        # hot path of a feed, so they call the Loc-RIB directly rather than through `_apply_loc`.
+        changes: list[BestChange] = []
+        loc_update = self.loc.update
         for prefix in withdrawn:
             if prefix in adj.pre:
                 adj.store(prefix, None)
-                work.append((prefix, peer, None))
+                change = loc_update(prefix.without_path_id(), peer, None, prefix.path_id)
+                if change is not None:
+                    changes.append(change)
         if announced and attrs is not None:
             policy = nb.effective_import(peer)
             # One Path per (attributes, next hops) of this UPDATE, shared by its prefixes; when no
             # rule looks at the prefix the policy result is shared too.
             base: dict[tuple[tuple[IPAddress, ...], int], tuple[Path, Path | None]] = {}
             shared = policy.prefix_free
+            pre = adj.pre
+            loc_key = self.loc.key
             for prefix, nhs in announced:
-                key = prefix.without_path_id()
-                known = base.get((nhs, prefix.path_id))
+                path_id = prefix.path_id
+                if path_id:
+                    key = prefix.without_path_id()
+                else:  # the Loc-RIB's own key object, so the Adj-RIB-In holds no second copy
+                    prefix = key = loc_key(prefix)
+                known = base.get((nhs, path_id))
                 if known is None:
-                    received = Path(attributes=attrs, peer=peer, next_hops=nhs, path_id=prefix.path_id)
+                    received = Path(attributes=attrs, peer=peer, next_hops=nhs, path_id=path_id)
                     accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                    base[(nhs, prefix.path_id)] = (received, accepted)
+                    base[(nhs, path_id)] = (received, accepted)
                 elif shared:
                     received, accepted = known
                 else:
                     received = known[0]
                     accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                adj.store(prefix, received)
-                work.append((prefix, peer, accepted))
-        return self._apply_loc(work, now)
+                if adj.stale or adj.rejected:
+                    adj.store(prefix, received)
+                else:
+                    pre[prefix] = received  # what `store` does when nothing is stale or rejected
+                if accepted is None:
+                    adj.reject(prefix)
+                change = loc_update(key, peer, accepted, path_id)
+                if change is not None:
+                    changes.append(change)
+        self._export_changes(changes, now)
+        return changes
 
     def _apply_loc(
         self, work: Sequence[tuple[Prefix, PeerInfo, Path | None]], now: float
@@ -301,34 +355,71 @@ class Rib:
         if target is None or family_of(prefix) not in nb.families:
             return
         out: Path | None = None
-        if best is not None:
-            attrs, origin = best.attributes, best.peer
-            key = (id(attrs), id(origin), best.next_hops, best.stale, int(prefix.afi))
-            hit = nb.export_cache.get(key)
-            if hit is not None and hit[0] is attrs and hit[1] is origin:
-                out = hit[2]
-            else:
-                out = export_path(best, prefix, target, router_id=self.router_id, cluster_id=self.cluster_id,
-                                  next_hop_self=nb.next_hop_self, interner=self.interner)
-                if len(nb.export_cache) >= EXPORT_CACHE_LIMIT:
-                    nb.export_cache.clear()
-                nb.export_cache[key] = (attrs, origin, out)
-            if out is not None:
-                out = nb.effective_export(target).apply(
-                    out, PolicyContext(prefix=prefix, neighbor=target, export=True), self.interner)
+        if (best is not None and not never_exported(best.peer, target)
+                and not nb.effective_export(target).rejects_all):
+            out = self._exported(nb, target, prefix, best)
         if out is None and prefix not in nb.adj_out.sent:
             nb.builder.discard(prefix)  # nothing sent: nothing to withdraw
             return
         nb.builder.queue(prefix, out, now)
 
+    def _exported(self, nb: NeighborRib, target: PeerInfo, prefix: Prefix, best: Path) -> Path | None:
+        """`best` as `target` receives it: `export_path` (cached per attribute set and origin), then
+        the export policy; None when it is not advertised."""
+        attrs, origin = best.attributes, best.peer
+        key = (id(attrs), id(origin), best.next_hops, best.stale, int(prefix.afi))
+        hit = nb.export_cache.get(key)
+        if hit is not None and hit[0] is attrs and hit[1] is origin:
+            out = hit[2]
+        else:
+            out = export_path(best, prefix, target, router_id=self.router_id, cluster_id=self.cluster_id,
+                              next_hop_self=nb.next_hop_self, interner=self.interner)
+            if len(nb.export_cache) >= EXPORT_CACHE_LIMIT:
+                nb.export_cache.clear()
+            nb.export_cache[key] = (attrs, origin, out)
+        if out is None:
+            return None
+        return nb.effective_export(target).apply(
+            out, PolicyContext(prefix=prefix, neighbor=target, export=True), self.interner)
+
     def _export_changes(self, changes: Sequence[BestChange], now: float) -> None:
+        """Queue `changes` for every Established neighbor. The hot loop of a feed: a server's two ToRs
+        each get every best change, and every one of them is an iBGP-learned path that `export_path`
+        would refuse (RFC 4271 9.2 / RFC 4456 8), so that verdict is taken once per origin here
+        instead of once per prefix, and refused paths never reach the export cache."""
         if not changes:
             return
         for nb in self.neighbors.values():
-            if nb.peer is None:
+            target = nb.peer
+            if target is None:
                 continue
+            sent, builder, families = nb.adj_out.sent, nb.builder, nb.families
+            if nb.effective_export(target).rejects_all:  # e.g. `export = "reject"` towards the lb
+                if sent or len(builder):
+                    for change in changes:
+                        if change.prefix in sent:
+                            builder.queue(change.prefix, None, now)
+                        else:
+                            builder.discard(change.prefix)
+                continue
+            last_origin: PeerInfo | None = None
+            refused = False
             for change in changes:
-                self._export_one(nb, change.prefix, change.best, now)
+                prefix, best = change.prefix, change.best
+                if (prefix.afi, 1) not in families:  # unicast of a family the session did not negotiate
+                    continue
+                out: Path | None = None
+                if best is not None:
+                    if best.peer is not last_origin:
+                        last_origin = best.peer
+                        refused = never_exported(last_origin, target)
+                    if not refused:
+                        out = self._exported(nb, target, prefix, best)
+                if out is None and prefix not in sent:
+                    if len(builder):
+                        builder.discard(prefix)  # nothing sent: nothing to withdraw
+                else:
+                    builder.queue(prefix, out, now)
 
     def set_import_policy(self, name: str, policy: Policy | None, now: float) -> list[BestChange]:
         """Install a new import policy and re-run it over the routes the peer sent (kept as received
@@ -340,8 +431,11 @@ class Rib:
             return []
         pol = nb.effective_import(nb.peer)
         work: list[tuple[Prefix, PeerInfo, Path | None]] = []
+        adj.rejected.clear()
         for prefix, received in adj.pre.items():
             accepted = pol.apply(received, PolicyContext(prefix=prefix, neighbor=nb.peer), self.interner)
+            if accepted is None:
+                adj.rejected.add(prefix)
             current = self.loc.path_of(prefix.without_path_id(), name, prefix.path_id)
             if accepted is None and current is None:
                 continue
@@ -350,6 +444,12 @@ class Rib:
                 continue
             work.append((prefix, adj.peer, accepted))
         return self._apply_loc(work, now)
+
+    def accepted_count(self, name: str) -> int:
+        """How many paths the neighbor contributes to the Loc-RIB, in O(1) (`len(accepted(name))`
+        walks the table: fine for `show rib-in`, not for a tick or `show neighbors`)."""
+        adj = self.neighbors[name].adj_in
+        return adj.accepted_count if adj is not None else 0
 
     def accepted(self, name: str) -> dict[Prefix, Path]:
         """The neighbor's post-policy paths (what it contributes to the Loc-RIB)."""

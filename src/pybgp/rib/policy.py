@@ -1,7 +1,8 @@
 """Route policies a network engineer can read, built from plain dicts (the daemon's TOML shape).
 
 Owns: `Policy` (ordered rules, a default), `Rule`, `Match`, `Actions`, `PrefixListEntry`,
-`PolicyContext`, the RFC 8212 defaults (`default_policy`), and `PolicyError` for bad config.
+`PolicyContext`, and the RFC 8212 defaults (`default_policy`); it re-exports `PolicyError` and the
+community parsers of `policy_values`.
 Never does: decide best paths, hold routes, or any I/O. It rewrites attributes only through the
 `AttributeInterner` so rewritten sets stay shared.
 
@@ -52,7 +53,6 @@ everything on iBGP and for local sources (`default_policy`).
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -60,6 +60,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from pybgp.rib.policy_values import PolicyError as PolicyError
+from pybgp.rib.policy_values import format_community as format_community
+from pybgp.rib.policy_values import parse_community as parse_community
+from pybgp.rib.policy_values import parse_large_community as parse_large_community
 from pybgp.rib.route import (
     AttributeInterner,
     IPNetwork,
@@ -68,56 +72,19 @@ from pybgp.rib.route import (
     Source,
     as_path_length,
     as_path_string,
+    rewrite_attributes,
 )
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
-from pybgp.wire.constants import WELL_KNOWN_COMMUNITIES, Afi, AsPathSegmentType
+from pybgp.wire.constants import Afi, AsPathSegmentType
 from pybgp.wire.nlri import Prefix
 
-_COMMUNITY_NAMES = {name: value for value, name in WELL_KNOWN_COMMUNITIES.items()}
-
-
-class PolicyError(ValueError):
-    """A policy definition is invalid (the config's fault, reported with where it is)."""
+_Result = tuple[PathAttributes, tuple[IPAddress, ...]]  # a policy's output: attributes, next hops
 
 
 class Verdict(Enum):
     ACCEPT = "accept"
     REJECT = "reject"
     CONTINUE = "continue"
-
-
-def parse_community(text: str | int) -> int:
-    """"64698:64699" or a well-known name ("NO_EXPORT") or an int -> 32-bit community."""
-    if isinstance(text, int):
-        return text
-    name = text.strip().upper().replace("-", "_")
-    if name in _COMMUNITY_NAMES:
-        return _COMMUNITY_NAMES[name]
-    high, sep, low = text.partition(":")
-    if not sep:
-        raise PolicyError(f"community {text!r}: expected ASN:VALUE")
-    try:
-        hi, lo = int(high), int(low)
-    except ValueError as exc:
-        raise PolicyError(f"community {text!r}: expected ASN:VALUE") from exc
-    if not (0 <= hi <= 0xFFFF and 0 <= lo <= 0xFFFF):
-        raise PolicyError(f"community {text!r}: each half must be 0..65535")
-    return (hi << 16) | lo
-
-
-def format_community(value: int) -> str:
-    return WELL_KNOWN_COMMUNITIES.get(value, f"{value >> 16}:{value & 0xFFFF}")
-
-
-def parse_large_community(text: str) -> LargeCommunity:
-    parts = text.split(":")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError as exc:
-        raise PolicyError(f"large community {text!r}: expected A:B:C") from exc
-    if len(values) != 3 or not all(0 <= v <= 0xFFFFFFFF for v in values):
-        raise PolicyError(f"large community {text!r}: expected A:B:C of 32-bit numbers")
-    return LargeCommunity(values[0], values[1], values[2])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,7 +345,7 @@ class Actions:
             else:
                 next_hops = (new_nh,)
         if changes:
-            attrs = dataclasses.replace(attrs, **changes, wire=None)
+            attrs = rewrite_attributes(attrs, changes)
         return attrs, next_hops
 
     def _next_hop(self, path: Path, ctx: PolicyContext) -> IPAddress | None:
@@ -445,6 +412,7 @@ class Actions:
 
 
 _NO_ACTIONS = Actions()
+_MATCH_ALL = Match()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -471,26 +439,18 @@ class Rule:
             raise PolicyError(f"rule {name!r}: {exc}") from exc
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyResult:
-    """The outcome of a policy for one path: rejected, or accepted with possibly new attributes."""
-
-    accepted: bool
-    path: Path | None
-    rule: str = ""
-
-
 class Policy:
     """An ordered list of rules and a default verdict.
 
     Results are cached per (attributes, next hops, origin, session) when no rule looks at the
     prefix: a full table sharing a few hundred attribute sets then runs the rules a few hundred
-    times, not a million. The cache is bounded.
+    times, not a million. The cache is bounded and small: a feed sends one attribute set in a few
+    consecutive UPDATEs, and with unique attributes every entry would be dead weight (~200 bytes).
     """
 
-    __slots__ = ("_cache", "_prefix_free", "default", "name", "rules")
+    __slots__ = ("_cache", "_prefix_free", "_steps", "default", "name", "rules")
 
-    CACHE_LIMIT = 100_000
+    CACHE_LIMIT = 8_192
 
     def __init__(self, rules: Sequence[Rule] = (), default: Verdict = Verdict.REJECT, name: str = "") -> None:
         if default is Verdict.CONTINUE:
@@ -499,12 +459,20 @@ class Policy:
         self.default = default
         self.name = name
         self._prefix_free = not any(r.match.depends_on_prefix for r in self.rules)
-        self._cache: dict[tuple[object, ...], tuple[PathAttributes, tuple[IPAddress, ...]] | None] = {}
+        # The rules as evaluated: an empty match or empty actions is None (no per-path comparison).
+        self._steps = tuple((None if r.match == _MATCH_ALL else r.match,
+                             None if r.actions.empty else r.actions, r.verdict) for r in self.rules)
+        self._cache: dict[tuple[object, ...], tuple[PathAttributes, _Result | None]] = {}
 
     @property
     def prefix_free(self) -> bool:
         """True when no rule looks at the prefix: the result depends on the path alone."""
         return self._prefix_free
+
+    @property
+    def rejects_all(self) -> bool:
+        """No rules and default reject (RFC 8212's eBGP default, `export = "reject"`): no path passes."""
+        return not self.rules and self.default is Verdict.REJECT
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, {len(self.rules)} rules, default {self.default.value})"
@@ -544,20 +512,21 @@ class Policy:
                 raise PolicyError(f"policy {name!r}: rule {i}: {exc}") from exc
         return cls(rules, Verdict(default), str(spec.get("name", name)))
 
-    def evaluate(self, path: Path, ctx: PolicyContext) -> tuple[PathAttributes, tuple[IPAddress, ...]] | None:
+    def evaluate(self, path: Path, ctx: PolicyContext) -> _Result | None:
         """Run the rules: None when rejected, else the resulting (attributes, next_hops)."""
         attrs, next_hops = path.attributes, path.next_hops
         current = path
-        for rule in self.rules:
-            if not rule.match.matches(current, ctx):
+        for match, actions, verdict in self._steps:
+            if match is not None and not match.matches(current, ctx):
                 continue
-            if not rule.actions.empty:
-                attrs, next_hops = rule.actions.apply(current, ctx)
-                current = Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale,
-                               path_id=path.path_id)
-            if rule.verdict is Verdict.ACCEPT:
+            if actions is not None:
+                attrs, next_hops = actions.apply(current, ctx)
+                if verdict is Verdict.CONTINUE:  # later rules see the rewritten path
+                    current = Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale,
+                                   path_id=path.path_id)
+            if verdict is Verdict.ACCEPT:
                 return attrs, next_hops
-            if rule.verdict is Verdict.REJECT:
+            if verdict is Verdict.REJECT:
                 return None
         return (attrs, next_hops) if self.default is Verdict.ACCEPT else None
 
@@ -567,16 +536,20 @@ class Policy:
             return path if self.default is Verdict.ACCEPT else None
         if self._prefix_free:
             neighbor = ctx.neighbor.name if ctx.neighbor is not None else ""
-            key = (path.attributes, path.next_hops, path.peer.name, neighbor, ctx.export)
-            if key in self._cache:
-                result = self._cache[key]
+            attrs = path.attributes
+            # Keyed by identity (the codec and the interner share equal sets): hashing a whole
+            # attribute set per lookup cost more than the rules it saves.
+            key = (id(attrs), path.next_hops, path.peer.name, neighbor, ctx.export)
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] is attrs:
+                result = hit[1]
             else:
                 result = self.evaluate(path, ctx)
                 if result is not None and interner is not None:
                     result = (interner.intern(result[0]), result[1])
                 if len(self._cache) >= self.CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[key] = result
+                self._cache[key] = (attrs, result)  # holds `attrs`, so its id is not reused
         else:
             result = self.evaluate(path, ctx)
             if result is not None and interner is not None:
@@ -590,7 +563,12 @@ class Policy:
                     path_id=path.path_id)
 
 
+_RFC8212_REJECT = Policy.reject_all()
+_RFC8212_ACCEPT = Policy.accept_all()
+
+
 def default_policy(peer: PeerInfo) -> Policy:
     """RFC 8212 section 3: with no configured policy, eBGP sessions accept and send nothing;
-    iBGP sessions and local sources accept everything."""
-    return Policy.reject_all() if peer.ebgp else Policy.accept_all()
+    iBGP sessions and local sources accept everything. The two answers are shared objects (they
+    have no rules, so their result cache is never used): the RIB asks once per UPDATE per neighbor."""
+    return _RFC8212_REJECT if peer.ebgp else _RFC8212_ACCEPT

@@ -3,8 +3,9 @@
 Owns: `Source` (bgp, interface, static, kernel), `PeerInfo` (the facts about a path's origin the
 decision process and policies read: addresses, ASNs, router ID, iBGP/eBGP, the link's subnet),
 `Path` (one candidate route: interned attributes + its origin), `BestChange` (what the kernel layer
-and the library's users receive), and `AttributeInterner` (one shared `PathAttributes` per distinct
-set, also for sets that policies rewrote).
+and the library's users receive) with its cheap constructor `best_change`, `AttributeInterner` (one
+shared `PathAttributes` per distinct set, also for sets that policies rewrote), and
+`rewrite_attributes` (the copy-with-changes those rewrites use).
 Never does: selection (that is `decision.py`), policy, or any I/O.
 
 Memory: a full table holds a million paths, so a `Path` is a slotted object of four references. The
@@ -15,7 +16,8 @@ attributes are shared (the codec interns them; policy outputs go through `Attrib
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 from pybgp.wire.attributes import IPAddress, PathAttributes
@@ -118,6 +120,20 @@ class BestChange:
     multipath: tuple[Path, ...] = ()
 
 
+_BC_PREFIX, _BC_BEST, _BC_MULTIPATH = (vars(BestChange)[n].__set__ for n in ("prefix", "best", "multipath"))
+
+
+def best_change(prefix: Prefix, best: Path | None, multipath: tuple[Path, ...]) -> BestChange:
+    """`BestChange(prefix=..., best=..., multipath=...)` for the Loc-RIB's loops, which make one per
+    changed prefix (2M over a 1M x 2 feed, 1M in one BFD-down flush): filling the three slots
+    directly costs a third of the frozen keyword `__init__`. Same object, same equality."""
+    change = object.__new__(BestChange)
+    _BC_PREFIX(change, prefix)
+    _BC_BEST(change, best)
+    _BC_MULTIPATH(change, multipath)
+    return change
+
+
 @dataclass(slots=True)
 class AttributeInterner:
     """Returns one shared instance per distinct `PathAttributes`, so rewritten sets (next hop, added
@@ -141,6 +157,26 @@ class AttributeInterner:
 
     def __len__(self) -> int:
         return len(self._table)
+
+
+_ATTRIBUTE_FIELDS = tuple(f.name for f in fields(PathAttributes))
+_ATTRIBUTE_SLOTS = tuple((name, vars(PathAttributes)[name]) for name in _ATTRIBUTE_FIELDS if name != "wire")
+_WIRE_SLOT = vars(PathAttributes)["wire"]
+
+
+def rewrite_attributes(attrs: PathAttributes, changes: Mapping[str, object]) -> PathAttributes:
+    """`dataclasses.replace(attrs, **changes, wire=None)`, for the per-path rewrites of policies and
+    export (one per unique attribute set on a feed): it fills the new set's slots directly instead
+    of re-reading the field list and going through the frozen keyword `__init__` (~35% less time).
+    `wire` is dropped because the received encoding no longer describes the set."""
+    unknown = changes.keys() - _ATTRIBUTE_FIELDS
+    if unknown:
+        raise TypeError(f"PathAttributes has no fields {sorted(unknown)}")
+    new = object.__new__(PathAttributes)
+    for name, slot in _ATTRIBUTE_SLOTS:
+        slot.__set__(new, changes[name] if name in changes else slot.__get__(attrs))
+    _WIRE_SLOT.__set__(new, None)
+    return new
 
 
 def as_path_length(attrs: PathAttributes) -> int:

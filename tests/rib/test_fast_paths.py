@@ -1,0 +1,273 @@
+"""The RIB's shortcuts give the answers of the general code they bypass: `rank_pair` vs `select`,
+`never_exported` vs `export_path`, the Loc-RIB's one- and two-candidate paths, the shared prefix
+key, the identity-keyed policy cache, and `benchmarks/rib_ingest.py` (smoke run)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import subprocess
+import sys
+from pathlib import Path as FsPath
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pybgp.rib.adj_rib import export_path
+from pybgp.rib.decision import DecisionOptions, Reason, rank_pair, select
+from pybgp.rib.loc_rib import LocRib
+from pybgp.rib.manager import Rib, never_exported
+from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.route import BestChange, Path, PeerInfo, Source, best_change, rewrite_attributes
+from pybgp.wire.attributes import AsPathSegment, PathAttributes, WireImage
+from pybgp.wire.constants import AsPathSegmentType, Origin
+from pybgp.wire.context import WireContext
+from pybgp.wire.messages import Update
+from pybgp.wire.nlri import Prefix
+
+IP = ipaddress.IPv4Address
+ROOT = FsPath(__file__).resolve().parents[2]
+PFX = Prefix.parse("10.1.0.0/24")
+
+
+def peer(name: str, n: int, *, asn: int = 64600, rr_client: bool = False,
+         source: Source = Source.BGP) -> PeerInfo:
+    return PeerInfo(name=name, source=source, address=IP(f"10.69.0.{n}"), asn=asn, local_as=64600,
+                    router_id=IP(f"10.0.0.{n}"), local_address=IP("10.69.0.100"), rr_client=rr_client,
+                    subnet=ipaddress.ip_network("10.69.0.0/24"))
+
+
+attrs_st = st.builds(
+    lambda lp, asns, med, origin, oid, clusters: PathAttributes(
+        origin=origin, local_pref=lp, med=med, next_hop=IP("10.70.0.1"),
+        as_path=(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, tuple(asns)),) if asns else (),
+        originator_id=oid, cluster_list=tuple(IP(f"10.9.9.{c}") for c in range(clusters))),
+    st.sampled_from([None, 100, 200]), st.lists(st.sampled_from([65001, 65002]), max_size=2),
+    st.sampled_from([None, 0, 10]), st.sampled_from([Origin.IGP, Origin.INCOMPLETE]),
+    st.sampled_from([None, IP("10.0.0.7"), IP("10.0.0.1")]), st.integers(0, 2))
+PAIR_PEERS = [peer("a", 1), peer("b", 2), peer("e", 3, asn=65001)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(attrs_st, attrs_st, st.sampled_from(PAIR_PEERS), st.sampled_from(PAIR_PEERS), st.booleans(),
+       st.integers(0, 1), st.integers(0, 1), st.sampled_from([1, 2, 16]), st.booleans())
+def test_rank_pair_agrees_with_select(a1: PathAttributes, a2: PathAttributes, p1: PeerInfo, p2: PeerInfo,
+                                      same_attrs: bool, id1: int, id2: int, limit: int, relax: bool) -> None:
+    options = DecisionOptions(multipath_limit=limit, multipath_relax=relax)
+    a = Path(attributes=a1, peer=p1, path_id=id1)
+    b = Path(attributes=a1 if same_attrs else a2, peer=p2, path_id=id2)
+    if p1 is p2 and id1 == id2:
+        return  # one origin's path replaces its previous one: never two candidates
+    pair = rank_pair(a, b, options)
+    sel = select((a, b), options)
+    if pair is None:
+        return  # the caller runs select itself
+    ordered, count = pair
+    expected = sel.multipath + tuple(p for p, _ in sel.losers)
+    assert [id(p) for p in ordered] == [id(p) for p in expected]
+    assert count == len(sel.multipath)
+
+
+def test_add_path_pair_without_multipath_keeps_the_loser() -> None:
+    """Two paths of one ADD-PATH peer tie on every tie-breaker; with ECMP off the second must stay a
+    candidate (it was dropped from the Selection before `Reason.PATH_ID`)."""
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"))
+    a = Path(attributes=attrs, peer=PAIR_PEERS[0], path_id=2)
+    b = Path(attributes=attrs, peer=PAIR_PEERS[0], path_id=1)
+    sel = select((a, b), DecisionOptions(multipath_limit=1))
+    assert sel.best is b and sel.losers == ((a, Reason.PATH_ID),)
+    loc = LocRib(DecisionOptions(multipath_limit=1))
+    loc.update(PFX, PAIR_PEERS[0], a, 2)
+    loc.update(PFX, PAIR_PEERS[0], b, 1)
+    change = loc.update(PFX, PAIR_PEERS[0], None, 1)
+    assert change is not None and change.best is a
+
+
+def test_rank_pair_declines_when_a_step_decides() -> None:
+    lp200 = PathAttributes(origin=Origin.IGP, local_pref=200, next_hop=IP("10.70.0.1"))
+    lp100 = PathAttributes(origin=Origin.IGP, local_pref=100, next_hop=IP("10.70.0.1"))
+    assert rank_pair(Path(attributes=lp100, peer=PAIR_PEERS[0]), Path(attributes=lp200, peer=PAIR_PEERS[1]),
+                     DecisionOptions()) is None
+
+
+KINDS = {
+    "ibgp": peer("ibgp", 11), "ibgp2": peer("ibgp2", 15), "ibgp-client": peer("client", 12, rr_client=True),
+    "ebgp": peer("ebgp", 13, asn=65001), "local": peer("static", 14, source=Source.STATIC),
+}
+
+
+def test_never_exported_only_where_export_path_refuses() -> None:
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100,
+                           as_path=(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, (65001,)),))
+    refused = set()
+    for oname, origin in KINDS.items():
+        for tname, target in KINDS.items():
+            if target.source is not Source.BGP:
+                continue
+            path = Path(attributes=attrs, peer=origin)
+            out = export_path(path, PFX, target, router_id=IP("10.0.0.100"))
+            if never_exported(origin, target):
+                assert out is None, (oname, tname)
+                refused.add((oname, tname))
+    # RFC 4271 9.2 / RFC 4456 8: exactly these are known without looking at the path
+    itself = {(name, name) for name in ("ibgp", "ibgp2", "ibgp-client", "ebgp")}
+    assert refused == itself | {("ibgp", "ibgp2"), ("ibgp2", "ibgp")}
+
+
+def tor_rib(*, client: bool = False) -> Rib:
+    rib = Rib(local_as=64600, router_id=IP("10.69.0.100"))
+    names = [("tor1", 1, False), ("tor2", 2, False)] + ([("c1", 3, True)] if client else [])
+    for name, n, is_client in names:
+        rib.add_neighbor(name, import_policy=Policy.accept_all(), export_policy=Policy.accept_all(),
+                         rr_client=is_client)
+        rib.neighbor_up(name, peer(name, n, rr_client=is_client), WireContext(ibgp=True), [(1, 1)], 0.0)
+        rib.sync_step(0.0)
+    rib.output(1.0, force=True)  # the End-of-RIBs
+    return rib
+
+
+def test_ibgp_path_goes_to_client_only() -> None:
+    rib = tor_rib(client=True)
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    rib.receive("tor1", Update(attributes=attrs, nlri=(PFX,)), 0.0)
+    out = rib.output(1.0, force=True)
+    assert set(out) == {"c1"}  # reflected to the client, not to the other non-client ToR
+    assert PFX in rib.neighbors["c1"].adj_out.sent and not rib.neighbors["tor2"].adj_out.sent
+
+
+def test_withdraw_sent_when_an_unexportable_path_takes_over() -> None:
+    """A local route was advertised to tor2; an iBGP path with a higher LOCAL_PREF wins: the fast
+    refusal must still withdraw what tor2 had, not merely skip it."""
+    rib = tor_rib()
+    static = rib.local_origin("static")
+    rib.originate(PFX, PathAttributes(origin=Origin.IGP), static, 0.0)
+    rib.output(1.0, force=True)
+    assert PFX in rib.neighbors["tor2"].adj_out.sent
+    better = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=200)
+    changes = rib.receive("tor1", Update(attributes=better, nlri=(PFX,)), 0.0)
+    assert changes and changes[0].best is not None and changes[0].best.peer.name == "tor1"
+    assert rib.output(2.0, force=True)["tor2"]  # the withdrawal
+    assert PFX not in rib.neighbors["tor2"].adj_out.sent
+
+
+def test_reject_all_export_skips_preparation() -> None:
+    """An eBGP neighbor without an export policy (RFC 8212) or with `export = "reject"` gets nothing,
+    and no path is rewritten for it (its export cache stays empty)."""
+    rib = tor_rib()
+    for name, policy in (("lb", None), ("lb2", Policy.reject_all())):
+        rib.add_neighbor(name, import_policy=Policy.accept_all(), export_policy=policy)
+        rib.neighbor_up(name, peer(name, 20 + len(name), asn=65099), WireContext(), [(1, 1)], 0.0)
+        rib.sync_step(0.0)
+    rib.output(1.0, force=True)
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    rib.receive("tor1", Update(attributes=attrs, nlri=(PFX,)), 0.0)
+    rib.receive("lb", Update(attributes=PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.22"), as_path=(
+        AsPathSegment(AsPathSegmentType.AS_SEQUENCE, (65099,)),)), nlri=(Prefix.parse("10.3.0.0/24"),)), 0.0)
+    out = rib.output(2.0, force=True)
+    assert "lb" not in out and "lb2" not in out
+    assert not rib.neighbors["lb"].export_cache and not rib.neighbors["lb2"].export_cache
+    assert set(out) == {"tor1", "tor2"}  # the lb's route goes to both ToRs (eBGP-learned)
+    # the old way round: a policy that turns to reject-all withdraws what was sent
+    rib.set_export_policy("tor1", Policy.reject_all(), 3.0)
+    assert rib.output(4.0, force=True)["tor1"] and not rib.neighbors["tor1"].adj_out.sent
+
+
+def test_adj_rib_in_shares_the_loc_rib_key() -> None:
+    rib = tor_rib()
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    for name in ("tor1", "tor2"):
+        fresh = Prefix(PFX.afi, PFX.network + 0, PFX.length)  # each UPDATE decodes its own object
+        rib.receive(name, Update(attributes=attrs, nlri=(fresh,)), 0.0)
+    key = rib.loc.key(PFX)
+    assert key == PFX and len(rib.loc.multipath(PFX)) == 2
+    for name in ("tor1", "tor2"):
+        adj = rib.neighbors[name].adj_in
+        assert adj is not None
+        assert next(iter(adj.pre)) is key
+    assert rib.loc.key(Prefix.parse("10.2.0.0/24")) == Prefix.parse("10.2.0.0/24")  # absent: itself
+
+
+def test_two_candidate_shapes_in_loc_rib() -> None:
+    loc = LocRib(DecisionOptions(multipath_limit=1))
+    p1, p2 = peer("tor1", 1), peer("tor2", 2)
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    a, b = Path(attributes=attrs, peer=p1), Path(attributes=attrs, peer=p2)
+    assert loc.update(PFX, p1, a) is not None
+    assert loc.update(PFX, p1, a) is None  # the same object again: nothing changed
+    assert loc.update(PFX, p2, b) is None  # tor1 has the lower router ID; no ECMP with limit 1
+    assert loc.multipath(PFX) == (a,) and loc.candidates(PFX) == (a, b)
+    assert loc.remove_peer("tor2", [PFX]) == []  # the loser left: selection unchanged
+    assert loc.update(PFX, p2, b) is None
+    change = loc.remove_peer("tor1", [PFX])
+    assert len(change) == 1 and change[0].best is b and change[0].multipath == (b,)
+    change = loc.remove_peer("tor2", [PFX])
+    assert change[0].best is None and PFX not in loc
+    # with ECMP both are selected, and losing either one is a change
+    loc = LocRib()
+    loc.update(PFX, p1, a)
+    ecmp = loc.update(PFX, p2, b)
+    assert ecmp is not None and ecmp.multipath == (a, b)
+    assert [c.multipath for c in loc.remove_peer("tor2", [PFX])] == [(a,)]
+    assert dict(loc.items()) == {PFX: (a,)}
+
+
+def test_policy_cache_by_identity_gives_the_same_answers() -> None:
+    policy = Policy.from_dict({"rules": [
+        {"set": {"local_pref": 300}, "action": "continue"},
+        {"match": {"local_pref": {"ge": 300}}, "set": {"next_hop": "peer-unless-same-subnet"}},
+    ], "default": "reject"})
+    tor = peer("tor1", 1)
+    ctx = PolicyContext(prefix=PFX, neighbor=tor)
+    for _ in range(2):  # a miss, then a hit; a distinct but equal set misses and agrees
+        for nh in ("10.70.0.1", "10.69.0.5"):
+            attrs = PathAttributes(origin=Origin.IGP, next_hop=IP(nh), local_pref=100)
+            out = policy.apply(Path(attributes=attrs, peer=tor), ctx)
+            assert out is not None and out.attributes.local_pref == 300
+            assert out.attributes.next_hop == (IP("10.69.0.1") if nh == "10.70.0.1" else IP(nh))
+    assert Policy.from_dict({"rules": [{"action": "reject"}], "default": "accept"}).apply(
+        Path(attributes=PathAttributes(), peer=tor), ctx) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(attrs_st, st.dictionaries(st.sampled_from(["next_hop", "local_pref", "med", "communities"]),
+                                 st.sampled_from([None, 7])))
+def test_rewrite_attributes_is_dataclasses_replace(attrs: PathAttributes, raw: dict[str, object]) -> None:
+    changes: dict[str, Any] = {
+        k: ((7,) if k == "communities" else IP("10.9.9.9") if k == "next_hop" and v else v)
+        for k, v in raw.items()}
+    with_wire = dataclasses.replace(attrs, wire=WireImage(semantic=(), parts=(), as4=True, ibgp=True))
+    out = rewrite_attributes(with_wire, changes)
+    expected = dataclasses.replace(with_wire, **changes, wire=None)
+    assert out == expected and hash(out) == hash(expected) and out.wire is None
+    assert [getattr(out, f.name) for f in dataclasses.fields(out)] == \
+        [getattr(expected, f.name) for f in dataclasses.fields(expected)]
+    with pytest.raises(TypeError):
+        rewrite_attributes(attrs, {"nexthop": None})
+
+
+def test_best_change_is_the_dataclass() -> None:
+    a = Path(attributes=PathAttributes(origin=Origin.IGP), peer=PAIR_PEERS[0])
+    for best, multipath in ((a, (a,)), (None, ())):
+        fast = best_change(PFX, best, multipath)
+        slow = BestChange(prefix=PFX, best=best, multipath=multipath)
+        assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+        assert type(fast) is BestChange and fast.best is best and fast.multipath is multipath
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.best = a  # type: ignore[misc]
+
+
+def test_rib_ingest_benchmark_smoke() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rib_ingest.py"), "--prefixes", "3000", "--sets", "7",
+         "--unique", "300", "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    results = {r["feed"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
+    shared, unique = results["shared"], results["unique"]
+    assert shared["paths"] == 6000 and unique["paths"] == 600
+    assert shared["best_changes"] == 6000  # first path, then the ECMP pair, per prefix
+    assert shared["down_changes"] == 3000 and unique["down_changes"] == 300
+    assert shared["paths_per_s"] > 0 and shared["receive_cpu_s"] >= 0
+    assert "paths/s" in proc.stdout and "bytes per path" in proc.stdout
