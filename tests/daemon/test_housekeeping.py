@@ -123,6 +123,37 @@ def test_exporter_counts_without_walking_the_table() -> None:
     assert [str(nh.gateway) for nh in both.nexthops] == ["10.69.0.65", "10.69.0.129"]
 
 
+async def test_exporter_batch_keeps_one_shared_nexthop_set_per_prefix_and_last_change_wins() -> None:
+    """Within a loop turn the exporter keeps only each prefix's nexthop tuple (shared by every prefix
+    of one selection: no FibRoute per pending prefix, issue 6) and the last change of a prefix wins."""
+    seen: list[tuple[list[Prefix], list[Prefix]]] = []
+
+    class RecordingFib(MemoryFib):
+        def apply(self, replace: Any = (), delete: Any = ()) -> None:
+            routes, gone = list(replace), list(delete)  # the exporter may hand over a generator
+            seen.append(([r.prefix for r in routes], gone))
+            super().apply(routes, gone)
+
+    fib = RecordingFib()
+    exp = KernelExporter(fib, parse_config('[global]\nasn = 64600\nrouter_id = "10.69.0.3"\n'))
+    a1 = Path(attributes=PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.65"), local_pref=100),
+              peer=tor(1))
+    a2 = Path(attributes=PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.129"), local_pref=100),
+              peer=tor(2))
+    prefixes = [p24(i) for i in range(50)]
+    exp.on_best_changes([change(p, a1, a2) for p in prefixes])  # in a loop: one batch at the turn's end
+    pending = list(exp._pending.values())
+    assert len(pending) == 50 and all(hops is pending[0] for hops in pending)  # one tuple, shared
+    exp.on_best_changes([change(p) for p in prefixes[:10]])  # withdrawn in the same turn
+    exp.on_best_changes([change(prefixes[0], a2)])  # ... and one comes back on tor2 only
+    assert seen == []
+    await asyncio.sleep(0)
+    assert len(seen) == 1 and sorted(seen[0][1]) == sorted(prefixes[1:10])
+    assert len(seen[0][0]) == 41 and exp.installed_count == 41
+    assert [str(nh.gateway) for nh in fib.routes()[prefixes[0]].nexthops] == ["10.69.0.129"]
+    assert prefixes[5] not in fib.routes()
+
+
 # -- watcher header filter ---------------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ def test_partial_move_creates_a_new_group_and_keeps_the_old() -> None:
     plan = table.plan(wanted)
     assert len(plan.moves) == 3 and [w[2] for w in plan.group_writes] == [None]
     commit(table, wanted)
-    assert table.groups[old].prefixes == set(ps[3:])
+    assert table.groups[old].routes == 7 and table.prefixes_in((old,)) == ps[3:]
 
 
 def test_rewritten_group_is_not_reused_for_its_old_members() -> None:
@@ -104,3 +104,37 @@ def test_drop_group_hands_the_index_to_a_twin() -> None:
     keep = table.index[(A,)]
     table.drop_group(keep)
     assert table.index[(A,)] in {g_ab, g_ac} - {keep}
+
+
+def test_groups_count_routes_and_stay_consistent_through_moves_and_drops() -> None:
+    """Groups keep a route count, not a route set (issue 6): counts must follow every change."""
+    table = GroupTable()
+    ps = prefixes(20)
+    commit(table, {p: (A, B) for p in ps})
+    ab = table.index[(A, B)]
+    assert table.groups[ab].routes == 20
+    commit(table, {p: (A,) for p in ps[:5]})  # a partial move: a new group {A}
+    a_only = table.index[(A,)]
+    assert (table.groups[ab].routes, table.groups[a_only].routes) == (15, 5)
+    table.commit_move(ps[0], a_only)  # a move to the group it already uses changes nothing
+    assert table.groups[a_only].routes == 5
+    table.forget_route(ps[19])
+    table.forget_route(ps[19])  # forgetting twice is harmless
+    assert table.groups[ab].routes == 14
+    removed = table.drop_groups([ab, a_only])
+    assert sorted(removed, key=lambda p: p.network) == ps[:19]
+    assert table.route_gid == {} and table.groups == {}
+    assert table.garbage() == ([], [A, B])
+
+
+def test_group_ids_in_the_route_map_are_shared_objects() -> None:
+    """A route map entry reuses the group's own id object (no int per route after a restart)."""
+    table = GroupTable()
+    gid = table.allocate()
+    table.commit_group(gid, (A,))
+    ps = prefixes(3)
+    for p in ps:
+        table.commit_move(p, int(str(gid)))  # a fresh int, as parsed from a kernel dump
+    assert all(table.route_gid[p] is table.groups[gid].gid for p in ps)
+    table.forget_all_routes()
+    assert table.route_gid == {} and table.groups[gid].routes == 0

@@ -366,3 +366,28 @@ def test_mode_switch_restart_keeps_forwarding_then_cleans_objects(netns: str) ->
     fresh = NetlinkFib(netns=netns)  # and a plain start after a multipath run leaves nothing behind
     fresh.close()
     assert kernel_routes(netns) == []
+
+
+def test_group_route_counts_follow_adoption_reconcile_and_dead_groups(netns: str) -> None:
+    """Groups count their routes (no per-group route set, issue 6): counts stay right when routes
+    are adopted at a restart, reconciled from a generator or a mapping, and lost with a dead group."""
+    ps = v4(300)
+    old = NetlinkFib(netns=netns)
+    old.apply(replace=[FibRoute(p, (A, B)) for p in ps[:200]] + [FibRoute(p, (A,)) for p in ps[200:]])
+    old.close(flush=False)
+    fib = NetlinkFib(netns=netns, graceful_restart=True)
+    try:
+        assert fib.nexthop_route_counts() == {A: 300, B: 200}
+        gids = {fib.group_of(p) for p in ps}
+        assert len(gids) == 2 and all(isinstance(g, int) for g in gids)
+        fib.reconcile(FibRoute(p, (A, B)) for p in ps[:250])  # a generator, consumed once
+        assert fib.nexthop_route_counts() == {A: 250, B: 250} and fib.route_count() == 250
+        assert len(kernel_routes(netns)) == 250 and fib.nexthop_group_count() == 1
+        fib.reconcile({p: FibRoute(p, (B,)) for p in ps[:100]})  # a mapping: 150 routes go
+        assert fib.nexthop_route_counts() == {B: 100} and len(kernel_routes(netns)) == 100
+        fib.apply(replace=[FibRoute(p, (A,)) for p in ps[100:150]])
+        fib.nexthop_down(B)  # the {B} group dies with its 100 routes; {A} keeps its 50
+        assert fib.nexthop_route_counts() == {A: 50} and set(fib.routes()) == set(ps[100:150])
+        assert len(kernel_routes(netns)) == 50 and fib.failures() == {}
+    finally:
+        fib.close(flush=True)

@@ -46,7 +46,9 @@ class KernelExporter:
         self.resolve_ifname = resolve_ifname
         self._config = config
         self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
-        self._pending: dict[Prefix, FibRoute | None] = {}
+        # prefix -> its new nexthop set (a tuple shared by every prefix of one selection; () deletes):
+        # no FibRoute per pending prefix, they are built one at a time as the FIB consumes the batch
+        self._pending: dict[Prefix, tuple[NextHop, ...]] = {}
         self._pending_since: float | None = None
         self._scheduled = False
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
@@ -97,8 +99,14 @@ class KernelExporter:
 
     def route_for(self, change: BestChange) -> FibRoute | None:
         """The kernel route for a change, or None when nothing may be installed for the prefix."""
+        hops = self.hops_for(change)
+        # `hops_for` returns them normalised: no per-prefix re-validation
+        return FibRoute.trusted(change.prefix.without_path_id(), hops) if hops else None
+
+    def hops_for(self, change: BestChange) -> tuple[NextHop, ...]:
+        """The normalised nexthop set to install for a change; () when nothing may be installed."""
         if change.best is None:
-            return None
+            return ()
         paths = (change.multipath or (change.best,))[: self.cfg.merge_paths]
         if paths[0] is not change.best:
             paths = (change.best, *(p for p in paths if p is not change.best))[: self.cfg.merge_paths]
@@ -118,14 +126,12 @@ class KernelExporter:
             if ckey:
                 if len(self._cache) >= CACHE_LIMIT:
                     self._cache.clear()
-                pinned = tuple((p.attributes, p.peer) for p in paths)  # keeps the ids above unique
+                # keeps the ids above unique; flat (no tuple per path): up to CACHE_LIMIT entries live
+                pinned = tuple(x for p in paths for x in (p.attributes, p.peer))
                 self._cache[ckey] = (hops, pinned)
         else:
             hops = cached[0]
-        if not hops:
-            return None
-        # `_hops_of` returns them normalised: no per-prefix re-validation
-        return FibRoute.trusted(change.prefix.without_path_id(), hops)
+        return hops
 
     def _hops_of(
         self, prefix: Prefix, paths: tuple[Path, ...]
@@ -155,7 +161,7 @@ class KernelExporter:
         """Record a change; the FIB write happens once per loop turn for all changes recorded."""
         if not self.cfg.enabled or self.frozen:
             return
-        self._pending[change.prefix.without_path_id()] = self.route_for(change)
+        self._pending[change.prefix.without_path_id()] = self.hops_for(change)
         if self._pending_since is None:
             self._pending_since = time.perf_counter()
         if not self._scheduled:
@@ -171,8 +177,9 @@ class KernelExporter:
             return
         pending, self._pending = self._pending, {}
         started, self._pending_since = self._pending_since, None
-        replace = [r for r in pending.values() if r is not None]
-        delete = [p for p, r in pending.items() if r is None]
+        trusted = FibRoute.trusted
+        replace = (trusted(prefix, hops) for prefix, hops in pending.items() if hops)
+        delete = [prefix for prefix, hops in pending.items() if not hops]
         try:
             self.fib.apply(replace=replace, delete=delete)
         except Exception:  # the kernel adapter must not take the daemon down; resync repairs later
@@ -242,7 +249,8 @@ class KernelExporter:
         """Make the kernel exactly match the given selections (startup, resync, after reload)."""
         if not self.cfg.enabled:
             return
-        desired = [r for r in (self.route_for(c) for c in changes) if r is not None]
+        # a generator: the FIB keeps each route's nexthop tuple, not a FibRoute per prefix (issue 6)
+        desired = (r for r in (self.route_for(c) for c in changes) if r is not None)
         self._pending.clear()
         try:
             self.fib.reconcile(desired)

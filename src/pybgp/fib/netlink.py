@@ -18,8 +18,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
+from itertools import chain
 
-from pybgp.fib.model import FibFailure, FibRoute, NextHop, desired_map
+from pybgp.fib.model import FibFailure, FibRoute, NextHop
 from pybgp.fib.netlink_groups import GroupTable, Hops
 from pybgp.fib.netlink_msgs import (
     AF_INET,
@@ -133,7 +134,9 @@ class NetlinkFib:
     def apply(self, replace: Iterable[FibRoute] = (), delete: Iterable[Prefix] = ()) -> None:
         self._check_open()
         gone = {prefix.without_path_id() for prefix in delete}
-        wanted = {route.prefix: route.nexthops for route in replace if route.prefix not in gone}
+        self._apply({route.prefix: route.nexthops for route in replace if route.prefix not in gone}, gone)
+
+    def _apply(self, wanted: dict[Prefix, Hops], gone: Iterable[Prefix]) -> None:
         if self.mode == MODE_NEXTHOP_OBJECTS:
             # IPv6 routes cannot use a device-only nexthop object (ours are AF_INET): those stay classic
             # routes (the kernel accepts one `dev X` nexthop that way, but not a device-only ECMP set)
@@ -168,16 +171,22 @@ class NetlinkFib:
             msgs.append(encode_nexthop_delete(seq, gid))
             requests[seq] = ("delete", gid, ())
         failed = self._send(msgs)
+        dropped: list[int] = []
+        refused: dict[int, NlError] = {}
         for seq, (kind, gid, remaining) in requests.items():
             err = failed.get(seq)
             if kind == "rewrite" and err is None:
                 self._groups.commit_group(gid, remaining)
             elif kind == "delete" and (err is None or err.errno in _GONE):
-                for prefix in self._groups.drop_group(gid):
-                    self._failures.pop(prefix, None)
+                dropped.append(gid)
             elif err is not None:
-                for prefix in list(self._groups.groups[gid].prefixes):
-                    self._fail(prefix, "nexthop_down", err.errno, err.message)
+                refused[gid] = err
+        for prefix in self._groups.drop_groups(dropped):
+            self._failures.pop(prefix, None)
+        if refused:
+            for prefix in self._groups.prefixes_in(refused):
+                err = refused[self._groups.route_gid[prefix]]
+                self._fail(prefix, "nexthop_down", err.errno, err.message)
         self.stats.group_writes += len(rewrites) + len(deletes)
         # classic routes (multipath mode, or adopted at a graceful restart) are rewritten one by one
         affected = {p: tuple(h for h in hops if h != nh) for p, hops in self._hops.items() if nh in hops}
@@ -188,12 +197,8 @@ class NetlinkFib:
             self._collect_garbage()
 
     def routes(self) -> dict[Prefix, FibRoute]:
-        out: dict[Prefix, FibRoute] = {}
         trusted = FibRoute.trusted  # group members and classic hops are stored normalised
-        for prefix, hops in self._installed().items():
-            if hops:
-                out[prefix] = trusted(prefix, hops)
-        return out
+        return {prefix: trusted(prefix, hops) for prefix, hops in self._installed().items() if hops}
 
     def reconcile(self, desired: Mapping[Prefix, FibRoute] | Iterable[FibRoute]) -> None:
         """Re-read our routes and nexthops from the kernel, then install `desired` and remove the rest.
@@ -202,10 +207,10 @@ class NetlinkFib:
         nexthops the kernel dropped with a vanished interface, leftovers of a previous run.
         """
         self._check_open()
-        want = desired_map(desired)
+        routes = desired.values() if isinstance(desired, Mapping) else desired
+        want = {route.prefix: route.nexthops for route in routes}  # no FibRoute kept (a generator's go)
         self._load_from_kernel()
-        stale = [prefix for prefix in self._installed() if prefix not in want]
-        self.apply(replace=want.values(), delete=stale)
+        self._apply(want, [p for p in chain(self._hops, self._groups.route_gid) if p not in want])
         self._delete_strays()
 
     def flush(self) -> None:
@@ -213,8 +218,7 @@ class NetlinkFib:
         classic = set(self._hops)
         self._delete_routes(classic)
         if self.mode == MODE_NEXTHOP_OBJECTS:
-            for prefix in list(self._groups.route_gid):
-                self._groups.forget_route(prefix)  # deleting their groups removes these routes
+            self._groups.forget_all_routes()  # deleting their groups removes these routes
             self._collect_garbage()
         self._delete_strays()
         self._failures.clear()
@@ -244,9 +248,9 @@ class NetlinkFib:
         """Installed routes per nexthop: O(groups) for group routes (plus classic routes, rare)."""
         counts: dict[NextHop, int] = {}
         for group in self._groups.groups.values():
-            if group.prefixes:
+            if group.routes:
                 for nh in group.nexthops:
-                    counts[nh] = counts.get(nh, 0) + len(group.prefixes)
+                    counts[nh] = counts.get(nh, 0) + group.routes
         for hops in self._hops.values():
             for nh in hops:
                 counts[nh] = counts.get(nh, 0) + 1
@@ -257,7 +261,7 @@ class NetlinkFib:
 
         The cheap way to find what to pass to `nexthop_down` when an interface loses carrier.
         """
-        used = {nh for group in self._groups.groups.values() if group.prefixes for nh in group.nexthops}
+        used = {nh for group in self._groups.groups.values() if group.routes for nh in group.nexthops}
         used.update(nh for hops in self._hops.values() for nh in hops)
         return frozenset(used)
 
@@ -313,8 +317,8 @@ class NetlinkFib:
             group_errors[gid] = NlError(seq=seq, errno=cause.errno, message=_describe(hops, nh_errors, cause))
             if old is None:
                 self._groups.release(gid)
-            else:  # a whole-group rewrite failed: its routes keep the old members
-                for prefix in self._groups.groups[gid].prefixes:
+            else:  # a whole-group rewrite failed: its routes keep the old members (rare: walk them)
+                for prefix in self._groups.prefixes_in((gid,)):
                     self._fail(prefix, "replace", cause.errno, group_errors[gid].message)
         if self._failures:  # usually empty: skip a walk over the whole batch
             for prefix, hops in wanted.items():

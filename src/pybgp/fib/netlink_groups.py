@@ -9,11 +9,17 @@ nexthop), and garbage (groups no route uses, nexthops no group uses). Never does
 
 Every route in nexthop-object mode points at a group, even a group of one, so a dead nexthop is
 always handled by touching groups: a group left empty is deleted and the kernel removes its routes.
+
+Memory (issue 6): the only per-route state is one `route_gid` entry (the prefix object is the RIB's,
+the group id object is shared by the group's routes). A group counts its routes instead of holding
+a set of them (a second hash table as large as `route_gid`: ~30-60 bytes per route); the rare
+operations that need a group's routes (a group deleted while routes use it, a failed group write)
+walk `route_gid` once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from pybgp.fib.model import NextHop
@@ -24,11 +30,11 @@ Hops = tuple[NextHop, ...]
 
 @dataclass(slots=True)
 class Group:
-    """A kernel nexthop group: its id, its members now, and the routes pointing at it."""
+    """A kernel nexthop group: its id, its members now, and how many routes point at it."""
 
     gid: int
     nexthops: Hops
-    prefixes: set[Prefix] = field(default_factory=set)
+    routes: int = 0
 
 
 @dataclass(slots=True)
@@ -76,6 +82,13 @@ class GroupTable:
         group = self.groups.get(gid)
         return group.nexthops if group is not None else ()
 
+    def prefixes_in(self, gids: Collection[int]) -> list[Prefix]:
+        """Routes pointing at any of `gids`: one walk over every route (only for rare events)."""
+        if not any(gid in self.groups and self.groups[gid].routes for gid in gids):
+            return []
+        wanted = set(gids)
+        return [prefix for prefix, gid in self.route_gid.items() if gid in wanted]
+
     # -- route batches --------------------------------------------------------------------------
 
     def plan(self, wanted: dict[Prefix, Hops]) -> RoutePlan:
@@ -115,7 +128,7 @@ class GroupTable:
         for (gid, _), prefixes in by_source.items():
             group = groups[gid]
             hops = pending[prefixes[0]]
-            if hops in self.index or hops in new_sets or len(prefixes) != len(group.prefixes):
+            if hops in self.index or hops in new_sets or len(prefixes) != group.routes:
                 continue
             plan.group_writes.append((gid, hops, group.nexthops))
             new_sets[hops] = gid
@@ -166,16 +179,26 @@ class GroupTable:
             self.nh_groups.setdefault(nh, set()).add(gid)
 
     def commit_move(self, prefix: Prefix, gid: int) -> None:
+        """Record that route `prefix` now points at group `gid` (which must exist)."""
+        group = self.groups[gid]
         old = self.route_gid.get(prefix)
+        if old == gid:
+            return
         if old is not None and old in self.groups:
-            self.groups[old].prefixes.discard(prefix)
-        self.route_gid[prefix] = gid
-        self.groups[gid].prefixes.add(prefix)
+            self.groups[old].routes -= 1
+        self.route_gid[prefix] = group.gid  # the group's own int object: no int per route
+        group.routes += 1
 
     def forget_route(self, prefix: Prefix) -> None:
         gid = self.route_gid.pop(prefix, None)
         if gid is not None and gid in self.groups:
-            self.groups[gid].prefixes.discard(prefix)
+            self.groups[gid].routes -= 1
+
+    def forget_all_routes(self) -> None:
+        """Forget every group route at once (their groups are about to be deleted)."""
+        self.route_gid.clear()
+        for group in self.groups.values():
+            group.routes = 0
 
     # -- failover -------------------------------------------------------------------------------
 
@@ -196,9 +219,24 @@ class GroupTable:
 
     def drop_group(self, gid: int) -> set[Prefix]:
         """Forget group `gid` (deleted in the kernel, which removed its routes); returns those routes."""
+        return set(self.drop_groups([gid]))
+
+    def drop_groups(self, gids: Collection[int]) -> list[Prefix]:
+        """Forget groups deleted in the kernel (which removed their routes); returns those routes.
+
+        One walk over the routes for all of them, and none when no route used them.
+        """
+        routes = self.prefixes_in(gids)
+        for prefix in routes:
+            del self.route_gid[prefix]
+        for gid in gids:
+            self._drop_group(gid)
+        return routes
+
+    def _drop_group(self, gid: int) -> None:
         group = self.groups.pop(gid, None)
         if group is None:
-            return set()
+            return
         if self.index.get(group.nexthops) == gid:
             del self.index[group.nexthops]
             for other in self.groups.values():  # another group with the same members takes over
@@ -207,11 +245,7 @@ class GroupTable:
                     break
         for nh in group.nexthops:
             self.nh_groups.get(nh, set()).discard(gid)
-        for prefix in group.prefixes:
-            if self.route_gid.get(prefix) == gid:
-                del self.route_gid[prefix]
         self.release(gid)
-        return group.prefixes
 
     def drop_nexthop(self, nh: NextHop) -> None:
         nh_id = self.nh_ids.pop(nh, None)
@@ -223,7 +257,7 @@ class GroupTable:
 
     def garbage(self) -> tuple[list[int], list[NextHop]]:
         """Groups no route uses, then nexthop objects no remaining group uses."""
-        groups = [gid for gid, group in self.groups.items() if not group.prefixes]
+        groups = [gid for gid, group in self.groups.items() if not group.routes]
         dead = set(groups)
         nexthops = [nh for nh, gids in self.nh_groups.items() if not (gids - dead)]
         return groups, nexthops
