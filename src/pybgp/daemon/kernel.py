@@ -193,21 +193,15 @@ class KernelExporter:
         if nh in self._down:
             return
         self._down.add(nh)
-        self._cache.clear()
-        started = time.perf_counter()
-        try:
-            self.fib.nexthop_down(nh)
-        except Exception:
-            log.exception("nexthop_down %s failed", nh)
+        seconds = self._drop_nexthops((nh,))
         event(
             log,
             "nexthop-down",
             f"removed nexthop {nh} from kernel routes ({reason})",
             nexthop=str(nh),
             reason=reason,
-            seconds=round(time.perf_counter() - started, 6),
+            seconds=seconds,
         )
-        self._update_gauges()
 
     def nexthop_up(self, nh: NextHop) -> None:
         """The nexthop may be used again (its session re-established); routes come back with BGP."""
@@ -220,24 +214,30 @@ class KernelExporter:
         if ifname in self._down_ifnames:
             return
         self._down_ifnames.add(ifname)
-        self._cache.clear()
-        started = time.perf_counter()
         # Every nexthop ever installed via `ifname` (a handful): no walk over the routes, however many.
-        hops = self._hops_by_ifname.get(ifname, set())
-        for nh in sorted(hops):
-            try:
-                self.fib.nexthop_down(nh)
-            except Exception:
-                log.exception("nexthop_down %s failed", nh)
+        hops = sorted(self._hops_by_ifname.get(ifname, set()))
+        seconds = self._drop_nexthops(hops)
         event(
             log,
             "nexthop-down",
             f"removed {len(hops)} nexthops via {ifname} from kernel routes ({reason})",
             interface=ifname,
             reason=reason,
-            seconds=round(time.perf_counter() - started, 6),
+            seconds=seconds,
         )
+
+    def _drop_nexthops(self, hops: Iterable[NextHop]) -> float:
+        """Take `hops` out of every kernel route (`FibPort.nexthop_down`: a few group rewrites);
+        returns the seconds it took. A kernel refusal is logged, never raised: failover goes on."""
+        self._cache.clear()
+        started = time.perf_counter()
+        for nh in hops:
+            try:
+                self.fib.nexthop_down(nh)
+            except Exception:
+                log.exception("nexthop_down %s failed", nh)
         self._update_gauges()
+        return round(time.perf_counter() - started, 6)
 
     def interface_up(self, ifname: str) -> None:
         """Nexthops through `ifname` may be installed again (its session re-established)."""

@@ -178,11 +178,7 @@ class Rib:
         restart time), the paths are kept stale until End-of-RIB or `now + graceful_restart_time`."""
         nb = self.neighbors[name]
         adj = nb.adj_in
-        nb.peer = None
-        nb.ctx = None
-        nb.sync = None
-        nb.adj_out.clear()
-        nb.builder.clear()
+        self._forget_session(nb)
         if adj is None:
             return []
         if graceful_restart_time is not None and graceful_restart_time > 0 and adj.pre:
@@ -205,17 +201,23 @@ class Rib:
         self._export_changes(changes, now)
         return changes
 
+    @staticmethod
+    def _forget_session(nb: NeighborRib) -> None:
+        """What every way of losing a session shares: no peer, context or initial sync any more, and
+        nothing left to send (the Adj-RIB-Out is rebuilt when the next session comes up)."""
+        nb.peer = None
+        nb.ctx = None
+        nb.sync = None
+        nb.adj_out.clear()
+        nb.builder.clear()
+
     def neighbor_detach(self, name: str) -> list[Prefix]:
         """Session lost without graceful restart (BFD Down): forget the session and the Adj-RIB-In
         at once and return the Loc-RIB keys of the neighbor's paths, which the caller removes with
         `flush_paths` in slices (a full table takes seconds; BFD and keepalives must not wait)."""
         nb = self.neighbors[name]
         adj = nb.adj_in
-        nb.peer = None
-        nb.ctx = None
-        nb.sync = None
-        nb.adj_out.clear()
-        nb.builder.clear()
+        self._forget_session(nb)
         nb.stale_deadline = None
         return [] if adj is None else [p.without_path_id() for p in adj.clear()]
 
