@@ -14,9 +14,13 @@ Three measurements, each in its own child process pinned to one CPU (so peak RSS
                   process with a cold attribute cache. Ratio = ExaBGP seconds / pybgp seconds.
 
   4. the same as (3) with Python's cyclic garbage collector disabled in both processes: what the two
-                  codecs cost by themselves. pybgp keeps every distinct attribute set in its intern
-                  cache (~6 GC-tracked objects each), so the collector's full passes grow with the table
-                  and take a large share of (3); ExaBGP keeps only the last set. Both figures are printed.
+                  codecs cost by themselves. pybgp's intern tables hold sets weakly (a set nobody uses
+                  leaves them), so in (3), where each UPDATE is dropped after decoding, the collector has
+                  little to walk; ExaBGP keeps only the last set.
+  5. the same as (3), but every decoded UPDATE is kept alive to the end (appended to a list), in both
+                  processes: what decoding costs a caller that holds the whole table, as a RIB does, with
+                  the collector walking everything held so far on each full pass.
+  Also printed: bytes per interned attribute set (tracemalloc, every set of (3) kept alive).
 
 Times are CPU seconds of the measuring process (`time.process_time`), so a machine shared with other
 work does not inflate them; wall-clock seconds are printed beside them. (3) and (4) are each run
@@ -24,6 +28,8 @@ work does not inflate them; wall-clock seconds are printed beside them. (3) and 
 Targets (docs/performance.md, "Codec"): full table < 5 s on one core; >= 10x ExaBGP.
 
 Run: .venv/bin/python benchmarks/decode_table.py [--limit N] [--no-exabgp] [--repeat N]
+(one worker of (3)-(5) alone: `... --worker pybgp|exabgp FILE [nogc] [keep]`, FILE as written by
+`extract_updates`)
   --limit N  only the first N MRT records of each file (the smoke test uses this)
 """
 
@@ -83,7 +89,7 @@ def work_mrt(path: str, limit: int) -> dict[str, Any]:
             "truncated": reader.truncated, "seconds": seconds, "wall": wall, "rss_mib": _peak_rss_mib()}
 
 
-def work_pybgp_updates(blob: str, gc_off: bool = False) -> dict[str, Any]:
+def work_pybgp_updates(blob: str, gc_off: bool = False, keep: bool = False) -> dict[str, Any]:
     from pybgp.wire.context import WireContext
     from pybgp.wire.messages import Update, decode_message
 
@@ -93,18 +99,46 @@ def work_pybgp_updates(blob: str, gc_off: bool = False) -> dict[str, Any]:
     if gc_off:
         gc.disable()
     ctx = WireContext(as4=True, ibgp=True)  # the session is iBGP (LOCAL_PREF, route-reflector attrs)
+    kept: list[object] = []
     t0, c0 = time.perf_counter(), time.process_time()
     prefixes = 0
     for raw in updates:
         msg = decode_message(raw, ctx)
         assert isinstance(msg, Update)
         prefixes += len(msg.nlri) + len(msg.withdrawn)
+        if keep:
+            kept.append(msg)
     seconds, wall = time.process_time() - c0, time.perf_counter() - t0
     return {"updates": len(updates), "prefixes": prefixes, "seconds": seconds, "wall": wall,
             "rss_mib": _peak_rss_mib()}
 
 
-def work_exabgp_updates(blob: str, gc_off: bool = False) -> dict[str, Any]:
+def work_pybgp_set_memory(blob: str) -> dict[str, Any]:
+    """Bytes per interned attribute set (tracemalloc) while every decoded set is kept alive: the sets
+    themselves, their AS_PATH tuples and ASN ints, wire images, intern tables, value/template caches."""
+    import tracemalloc
+
+    from pybgp.wire.context import WireContext
+    from pybgp.wire.messages import Update, decode_message
+
+    updates = _split(Path(blob).read_bytes())
+    ctx = WireContext(as4=True, ibgp=True)
+    kept: list[object] = []
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for raw in updates:
+        msg = decode_message(raw, ctx)
+        assert isinstance(msg, Update)
+        kept.append(msg.attributes)
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    sets = len({id(a) for a in kept if a is not None})
+    tracked = len(gc.get_objects())
+    return {"sets": sets, "bytes_per_set": used / sets, "gc_tracked": tracked}
+
+
+def work_exabgp_updates(blob: str, gc_off: bool = False, keep: bool = False) -> dict[str, Any]:
     from exabgp.bgp.message import Update
     from exabgp.bgp.message.direction import Direction
     from exabgp.configuration.check import _negotiated
@@ -125,11 +159,14 @@ def work_exabgp_updates(blob: str, gc_off: bool = False) -> dict[str, Any]:
     _pin()
     if gc_off:
         gc.disable()
+    kept: list[object] = []
     t0, c0 = time.perf_counter(), time.process_time()
     prefixes = 0
     for raw in updates:
         update = Update.unpack_message(raw[19:], Direction.IN, negotiated)
         prefixes += len(update.nlris)
+        if keep:
+            kept.append(update)
     seconds, wall = time.process_time() - c0, time.perf_counter() - t0
     return {"updates": len(updates), "prefixes": prefixes, "seconds": seconds, "wall": wall,
             "rss_mib": _peak_rss_mib()}
@@ -189,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
+        flags = a.args[1:]
         fn = {"mrt": lambda: work_mrt(a.args[0], int(a.args[1])),
-              "pybgp": lambda: work_pybgp_updates(a.args[0], a.args[1:] == ["nogc"]),
-              "exabgp": lambda: work_exabgp_updates(a.args[0], a.args[1:] == ["nogc"])}[a.worker]
+              "pybgp": lambda: work_pybgp_updates(a.args[0], "nogc" in flags, "keep" in flags),
+              "exabgp": lambda: work_exabgp_updates(a.args[0], "nogc" in flags, "keep" in flags),
+              "setmem": lambda: work_pybgp_set_memory(a.args[0])}[a.worker]
         print(json.dumps(fn()))
         return 0
     if not FULL_TABLE.exists():
@@ -218,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"like-for-like pybgp  decode_message: {n:,} UPDATEs, {ours['prefixes']:,} prefixes, "
               f"{float(ours['seconds']):.2f} CPU s = {ours_rate:,.0f} prefixes/s, "
               f"peak RSS {float(ours['rss_mib']):.0f} MiB")
+        mem = child("setmem", str(blob))
+        print(f"memory: {float(mem['bytes_per_set']):,.0f} bytes per interned attribute set (tracemalloc, "
+              f"{mem['sets']:,} sets all kept alive; with their AS paths, wire images, intern tables and "
+              f"value caches), {mem['gc_tracked']:,} GC-tracked objects in that process")
         if a.no_exabgp:
             return 0
         exa = best_of(a.repeat, "exabgp", str(blob))
@@ -235,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{float(exa_nogc['seconds']) / float(ours_nogc['seconds']):.1f}x ExaBGP "
               f"(GC share of pybgp's run above: "
               f"{1 - float(ours_nogc['seconds']) / float(ours['seconds']):.0%})")
+        ours_keep = best_of(a.repeat, "pybgp", str(blob), "keep")
+        exa_keep = best_of(a.repeat, "exabgp", str(blob), "keep")
+        ours_s, exa_s = float(ours_keep["seconds"]), float(exa_keep["seconds"])
+        print(f"every UPDATE kept alive in both (as a RIB holds them): "
+              f"pybgp {ours_s:.2f} CPU s (peak RSS {float(ours_keep['rss_mib']):.0f} MiB), "
+              f"ExaBGP {exa_s:.2f} CPU s (peak RSS {float(exa_keep['rss_mib']):.0f} MiB): "
+              f"pybgp is {exa_s / ours_s:.1f}x ExaBGP")
     return 0
 
 

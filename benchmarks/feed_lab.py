@@ -243,6 +243,19 @@ class PybgpdReceiver:
         return out
 
 
+class PybgpdRxReceiver(PybgpdReceiver):
+    """pybgpd receiving only: the same config with `[kernel] enabled = false`, so its "up -> RIB" is
+    compared with ExaBGP's (which installs nothing) like for like; `pybgpd` is the full product."""
+
+    name = "pybgpd-rx"
+    kernel = False
+
+    def __init__(self, node: Node, feed_lab: FeedLab) -> None:
+        super().__init__(node, feed_lab)
+        assert "\n[kernel]\n" in self.driver.config
+        self.driver.config = self.driver.config.replace("\n[kernel]\n", "\n[kernel]\nenabled = false\n", 1)
+
+
 def _control(path: Path, command: str) -> Any:
     """One request on pybgpd's control socket (JSON lines), without spawning pybgpctl."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -420,6 +433,7 @@ class ExabgpReceiver:
 
 RECEIVERS: dict[str, Any] = {
     "pybgpd": PybgpdReceiver,
+    "pybgpd-rx": PybgpdRxReceiver,
     "bird": BirdReceiver,
     "exabgp": ExabgpReceiver,
 }

@@ -1,7 +1,8 @@
 """Smoke test: benchmarks/feed_server.py runs end to end on tiny feeds, so the script cannot rot.
 
 A real lab (namespaces `perfsmk-*`, two BIRD ToR feeders), feeds (a) and (b) at 0.1% of their full
-size (577 real-table prefixes, 1,000 synthetic ones), every receiver (stock pybgpd, BIRD, ExaBGP),
+size (577 real-table prefixes, 1,000 synthetic ones), every receiver (stock pybgpd, pybgpd receiving
+only, BIRD, ExaBGP),
 and the failover on (b). It checks that every figure was measured and is sane -- every path reached the RIB,
 the kernel routes were all ECMP, the cut removed eth0 and the restore brought ECMP back -- not the
 figures themselves (those are a benchmark, recorded in docs/performance.md).
@@ -29,7 +30,7 @@ def test_feed_server_smoke(tmp_path: Path, testdata: Path) -> None:
             "--feeds",
             "a,b",
             "--receivers",
-            "pybgpd,bird,exabgp",
+            "pybgpd,pybgpd-rx,bird,exabgp",
             "--scale",
             "0.001",
             "--timeout",
@@ -50,13 +51,13 @@ def test_feed_server_smoke(tmp_path: Path, testdata: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     results = {(r["feed"], r["receiver"]): r for r in json.loads(out.read_text())}
-    assert set(results) == {(f, r) for f in "ab" for r in ("pybgpd", "bird", "exabgp")}
+    assert set(results) == {(f, r) for f in "ab" for r in ("pybgpd", "pybgpd-rx", "bird", "exabgp")}
     for (_feed, receiver), r in results.items():
         assert r["error"] is None, r
         assert r["paths"] == 2 * r["prefixes"] and r["prefixes"] >= 500
         assert r["up_to_rib_s"] is not None and 0 <= r["up_to_rib_s"] < 60, r
         assert r["peak_rss_mib"] > 1 and r["cpu_s"] >= 0
-        if receiver == "exabgp":
+        if receiver in ("exabgp", "pybgpd-rx"):
             assert r["up_to_kernel_s"] is None  # receive only
         else:
             assert r["up_to_kernel_s"] is not None and r["up_to_kernel_s"] >= 0, r

@@ -154,6 +154,25 @@ async def test_exporter_batch_keeps_one_shared_nexthop_set_per_prefix_and_last_c
     assert prefixes[5] not in fib.routes()
 
 
+async def test_nexthop_down_reaches_changes_waiting_for_the_batch() -> None:
+    """A BFD Down between a best-path change and the loop turn's kernel write: the batch must not put
+    the dead nexthop back (it was computed while the nexthop was alive); a prefix left without any
+    nexthop is deleted."""
+    fib = MemoryFib()
+    exp = KernelExporter(fib, parse_config('[global]\nasn = 64600\nrouter_id = "10.69.0.3"\n'))
+    a1 = Path(attributes=PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.65"), local_pref=100),
+              peer=tor(1))
+    a2 = Path(attributes=PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.129"), local_pref=100),
+              peer=tor(2))
+    exp.on_best_changes([change(p24(i), a1, a2) for i in range(20)] + [change(p24(20), a1)])
+    exp.on_best_changes([change(p24(21), a2)])
+    exp.nexthop_down(NextHop(IP("10.69.0.65"), "eth0"), "BFD Down")
+    await asyncio.sleep(0)
+    routes = fib.routes()
+    assert set(routes) == {p24(i) for i in range(20)} | {p24(21)}
+    assert all([str(nh.gateway) for nh in r.nexthops] == ["10.69.0.129"] for r in routes.values())
+
+
 # -- watcher header filter ---------------------------------------------------------------------
 
 

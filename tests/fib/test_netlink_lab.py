@@ -82,6 +82,26 @@ def test_ecmp_routes_share_nexthop_groups(netns: str) -> None:
     assert kernel_routes(netns) == [] and kernel_nexthops(netns) == []
 
 
+@pytest.mark.parametrize("objects", [True, False])
+def test_apply_nexthops_matches_apply(netns: str, objects: bool) -> None:
+    """The exporter's fast path (nexthop tuples by prefix, no FibRoutes) installs what `apply` would."""
+    fib = NetlinkFib(netns=netns, nexthop_objects=objects)
+    try:
+        ps = v4(200)
+        both, one = (A, B), (A,)
+        fib.apply_nexthops({p: both if i % 2 else one for i, p in enumerate(ps)})
+        assert fib.failures() == {} and fib.route_count() == 200
+        fib.apply_nexthops({p: both for p in ps[:50]}, delete=ps[150:])
+        expected = {p: FibRoute(p, both if i < 50 or i % 2 else one) for i, p in enumerate(ps[:150])}
+        assert fib.routes() == expected
+        groups = group_members(netns)
+        routes = {r["dst"]: gateways(r, groups) for r in kernel_routes(netns)}
+        assert routes == {str(p): {str(nh.gateway) for nh in r.nexthops} for p, r in expected.items()}
+    finally:
+        fib.close(flush=True)
+    assert kernel_routes(netns) == [] and kernel_nexthops(netns) == []
+
+
 def test_nexthop_down_rewrites_groups_and_every_route_follows(netns: str) -> None:
     fib = NetlinkFib(netns=netns)
     try:

@@ -89,6 +89,23 @@ async def test_dump_reports_links_with_carrier(netns: str) -> None:
     watcher.close()
 
 
+async def test_own_protocol_route_events_dropped_by_the_kernel(netns: str) -> None:
+    """`ignore_protocols` becomes a socket filter: our own routes are never read, others still are."""
+    events: list[KernelEvent] = []
+    async with KernelWatcher(netns=netns, route_tables=None, ignore_protocols={186}) as watcher:
+        assert watcher.kernel_filter
+        watcher.subscribe(events.append)
+        for i in range(50):
+            await run_ip(netns, "route", "add", f"10.227.{i}.0/24", "dev", "lo", "proto", "186")
+        await run_ip(netns, "route", "add", "10.224.0.0/30", "dev", "lo", "proto", "30", "table", "119")
+        await run_ip(netns, "route", "del", "10.227.0.0/24", "proto", "186")
+        await run_ip(netns, "route", "add", "10.226.0.0/30", "dev", "lo", "proto", "31")
+        await wait_for(events, RouteEvent, added=True, prefix=Prefix.parse("10.226.0.0/30"))
+        await wait_for(events, RouteEvent, added=True, prefix=Prefix.parse("10.224.0.0/30"), table=119)
+        assert not [e for e in events if isinstance(e, RouteEvent) and e.protocol == 186]
+        assert watcher.routes_skipped == 0  # nothing of proto 186 reached the socket to be skipped
+
+
 def test_route_dump_is_filtered_by_the_kernel(netns: str) -> None:
     """With NETLINK_GET_STRICT_CHK the kernel sends only table 119 / proto 30: no main-table parsing."""
     from pybgp.fib.netlink_msgs import AF_INET, RTM_GETROUTE, parse_route

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.wire.strategies import path_attributes
 
-from pybgp.wire import attrfast, attributes
+from pybgp.wire import attrfast, attributes, intern
 from pybgp.wire.aspath import AsPathSegment, decode_as_path
 from pybgp.wire.attributes import (
     EMPTY_ATTRIBUTES,
@@ -306,3 +306,67 @@ def test_interned_sets_keep_their_mandatory_attribute_check() -> None:
         assert decode_path_attributes(data, ctx, has_nlri=False)[3] is None
         wire = first[0].wire
         assert wire is not None and wire.seen == (1 << 1) | (1 << 2)
+
+
+def _as_sequence(count: int, first: int) -> bytes:
+    """A well-formed AS_PATH attribute of one AS_SEQUENCE (4-octet ASNs first, first + 1, ...)."""
+    return _attr(0x40, 2, bytes((2, count)) + b"".join((first + k).to_bytes(4, "big") for k in range(count)))
+
+
+_AS_PATHS = st.builds(_as_sequence, st.integers(1, 4), st.integers(1, 70000))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(raw_attribute(), max_size=6),
+    at=st.integers(0, 6),
+    as_paths=st.tuples(_AS_PATHS, _AS_PATHS),
+    ctx=st.sampled_from(CONTEXTS),
+    has_nlri=st.booleans(),
+)
+def test_template_cache_hits_equal_the_general_path(
+    parts: list[bytes], at: int, as_paths: tuple[bytes, bytes], ctx: WireContext, has_nlri: bool
+) -> None:
+    """The same list around another AS_PATH is read through the template the first one left (the
+    list with its AS_PATH cut out): the result must still be the general path's."""
+    first, second = (b"".join(parts[:at]) + as_path + b"".join(parts[at:]) for as_path in as_paths)
+    clear_intern_cache()
+    try:
+        decode_path_attributes(first, ctx, has_nlri=has_nlri)  # fills the value and template caches
+    except WireError:
+        pass  # a session reset for the first list: the second one must still be judged right
+    intern.clear_tables()  # forget the sets, keep the templates
+
+    def run() -> object:
+        try:
+            return decode_path_attributes(second, ctx, has_nlri=has_nlri)
+        except WireError as exc:
+            return ("raised", type(exc), str(exc))
+
+    fast = run()
+    with general_path_only():
+        slow = run()
+    _assert_same(fast, slow)
+
+
+def test_template_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    clear_intern_cache()
+    origin = _attr(0x40, 1, b"\x00")
+    as_path = _attr(0x40, 2, bytes.fromhex("0202" + "00010002" + "0201" + "0003"))  # valid at both widths
+    rest = origin + _attr(0x40, 3, bytes(4))
+    for ctx in CONTEXTS:
+        assert attrfast.fast_semantic(origin + as_path + rest[4:], ctx) is not None
+    assert all(len(templates) == 1 for templates in attrfast._TEMPLATES)
+    # A template holding AS_PATH itself is a duplicate the general path must report, not a hit.
+    assert attrfast.fast_semantic(origin + as_path + as_path + rest[4:], CONTEXTS[0]) is None
+    # A list with AGGREGATOR (different in nearly every set) is read but not remembered.
+    aggregator = _attr(0xC0, 7, bytes(8))
+    assert attrfast.fast_semantic(origin + as_path + aggregator, CONTEXTS[0]) is not None
+    assert len(attrfast._TEMPLATES[0]) == 1
+    monkeypatch.setattr(attrfast, "TEMPLATE_CACHE_SIZE", 3)
+    for med in range(10):
+        data = origin + as_path + _attr(0x80, 4, struct.pack("!I", med))
+        assert attrfast.fast_semantic(data, WireContext()) is not None
+    assert all(len(templates) <= 3 for templates in attrfast._TEMPLATES)
+    clear_intern_cache()
+    assert not any(attrfast._TEMPLATES)

@@ -9,12 +9,14 @@ import struct
 
 from tests.wire.builders import BASE, NEXT_HOP, ORIGIN_IGP, attr
 
+from pybgp.wire import attributes, intern
 from pybgp.wire.aspath import merge_as4_path, path_length
 from pybgp.wire.attributes import (
     Aggregator,
     AsPathSegment,
     PathAttributes,
     RawAttribute,
+    clear_intern_cache,
     decode_path_attributes,
     encode_path_attributes,
     for_readvertisement,
@@ -187,3 +189,41 @@ def test_received_bytes_not_reused_in_another_context() -> None:
     assert encode_path_attributes(attrs, NEW) == data
     ibgp = WireContext(ibgp=True)
     assert encode_path_attributes(attrs, ibgp) == BASE
+
+
+def test_interned_set_stays_shared_while_used_and_leaves_its_table_after() -> None:
+    """The intern tables hold sets weakly: identical bytes give the identical object while it is in use,
+    and a set nobody holds any more takes its table entry with it (nothing left for the GC to walk)."""
+    clear_intern_cache()
+    data = BASE + attr(4, struct.pack("!I", 77), 0x80)
+    table = intern.TABLES[2 * NEW.as4 + NEW.ibgp]
+    first, *_ = decode_path_attributes(data, NEW)
+    assert decode_path_attributes(data, NEW)[0] is first and data in table
+    kept = first.wire
+    del first, _
+    assert data not in table
+    again, *_ = decode_path_attributes(data, NEW)
+    assert again.med == 77 and again.wire == kept and data in table
+
+
+def test_unchanged_copies_of_decoded_sets_still_reencode_exactly() -> None:
+    """A decoded set keeps no semantic snapshot: whether a copy still matches its received bytes is
+    worked out by decoding them again, so an unchanged copy (or the original after the intern table
+    forgot it) is written back byte for byte, a changed one canonically."""
+    odd_order = NEXT_HOP + attr(2, _as4(65001), flags=0x50) + ORIGIN_IGP + attr(99, b"x", flags=0xE0)
+    mp = ORIGIN_IGP + _mp_reach_v6(1) + attr(2, _as4(65001)) + attr(8, bytes(3))  # malformed: discarded
+    for data in (odd_order, mp):
+        clear_intern_cache()
+        attrs, reach, _, _ = decode_path_attributes(data, NEW)
+        assert attrs.wire is not None and attrs.wire.semantic is None
+        copy = dataclasses.replace(attrs)
+        assert copy is not attrs and copy.wire is attrs.wire
+        assert encode_path_attributes(copy, NEW, reach) == data
+        clear_intern_cache()
+        assert encode_path_attributes(attrs, NEW, reach) == data
+        changed = dataclasses.replace(attrs, local_pref=5)
+        assert encode_path_attributes(changed, NEW, reach) != data
+    # An image given its semantic values explicitly is checked against them, as before.
+    image = attributes.WireImage(semantic=attributes._semantic(attrs), parts=attrs.wire.parts, as4=True,
+                                 ibgp=False)
+    assert encode_path_attributes(dataclasses.replace(attrs, wire=image), NEW, reach) == mp

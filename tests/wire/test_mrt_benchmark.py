@@ -30,3 +30,4 @@ def test_decode_table_benchmark_smoke(testdata: Path) -> None:
     # Both decoders saw the same UPDATE bytes and found the same prefixes.
     assert ours.group(2) == theirs.group(1)
     assert re.search(r"ratio: pybgp is [\d.]+x ExaBGP", out), out
+    assert re.search(r"every UPDATE kept alive in both .*?pybgp is [\d.]+x ExaBGP", out), out

@@ -61,7 +61,7 @@ class _DaemonSpeaker(Speaker):
 
     def on_update(self, peer: Peer, update: Update) -> None:
         super().on_update(peer, update)
-        self.daemon.metrics.updates_in.labels(peer.name).inc()
+        self.daemon.metrics.update_received(peer.name)
 
 
 class Daemon:
@@ -286,8 +286,7 @@ class Daemon:
     # --- glue: speaker -> kernel ----------------------------------------------------------------
 
     def _best_changes(self, changes: list[BestChange]) -> None:
-        for change in changes:
-            self.exporter.on_best_change(change)
+        self.exporter.on_best_changes(changes)
 
     def _ifname_for(self, gateway: IPAddress) -> str | None:
         for ifname, addrs in self._connected.items():

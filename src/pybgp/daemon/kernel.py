@@ -19,16 +19,22 @@ from pybgp.daemon.logsetup import event
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.schema import DaemonConfig, IPAddress, KernelExportConfig
 from pybgp.fib.model import MAX_ECMP, FibPort, FibRoute, NextHop
-from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.policy import Policy, PolicyContext, Verdict
 from pybgp.rib.route import BestChange, Path
 from pybgp.wire.nlri import Prefix
 
 log = logging.getLogger("pybgp.daemon.kernel")
 
 IfnameResolver = Callable[[IPAddress], str | None]
+_SessionHop = tuple[NextHop | None, bool, object, object]
+"""(usable nexthop, session passes a rule-less policy, the PeerInfo and gateway kept alive for their ids)"""
 CACHE_LIMIT = 50_000
-"""Distinct multipath selections remembered by `route_for` (cleared when full or when anything it
-depends on changes: config, dead nexthops, interface addresses)."""
+"""Distinct nexthop combinations remembered by `hops_for` (a handful on a server); cleared when full,
+and with the other caches when anything they depend on changes: config, dead nexthops, interfaces."""
+SELECTION_LIMIT = 1024
+"""Recent multipath selections remembered by `hops_for`. Feeds send the prefixes of one attribute set
+together, so a small memo hits as often as a big one; and with a unique set per prefix (feed (c)) every
+entry is dead weight: a 50,000-entry cache of them cost more (allocation, GC) than it saved."""
 
 
 class KernelExporter:
@@ -45,7 +51,6 @@ class KernelExporter:
         self.metrics = metrics
         self.resolve_ifname = resolve_ifname
         self._config = config
-        self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
         # prefix -> its new nexthop set (a tuple shared by every prefix of one selection; () deletes):
         # no FibRoute per pending prefix, they are built one at a time as the FIB consumes the batch
         self._pending: dict[Prefix, tuple[NextHop, ...]] = {}
@@ -54,7 +59,18 @@ class KernelExporter:
         self._down: set[NextHop] = set()  # nexthops known dead until their session comes back
         self._down_ifnames: set[str] = set()  # interfaces whose nexthops are all dead (carrier, BFD)
         self._hops_by_ifname: dict[str, set[NextHop]] = {}
-        self._cache: dict[tuple[object, ...], tuple[tuple[NextHop, ...], object]] = {}
+        # (id(PeerInfo), id(gateway)) -> see `_resolve`
+        self._nexthops: dict[tuple[int, int], _SessionHop] = {}
+        # ids of the nexthops a selection resolved to -> their normalised tuple, shared by every prefix
+        # (the value also holds the keyed NextHops: equal duplicates dropped by the set stay alive)
+        self._cache: dict[tuple[int, ...], tuple[tuple[NextHop, ...], tuple[NextHop, ...]]] = {}
+        # (ids of each path's attributes and session, its next hops) -> (nexthop set, the paths)
+        self._selections: dict[tuple[object, ...], tuple[tuple[NextHop, ...], tuple[Path, ...]]] = {}
+        self._excluded: frozenset[int] = frozenset()
+        self._policy_accepts = True
+        self._enabled = True
+        self._merge_paths = MAX_ECMP
+        self._derive(config)
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
         # nexthop -> neighbors whose paths resolved to it (a handful): `installed_per_neighbor` maps
@@ -67,12 +83,27 @@ class KernelExporter:
 
     def invalidate(self) -> None:
         """Forget cached nexthop sets (interface addresses changed: `resolve_ifname` may answer anew)."""
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the caches together: `_cache` is keyed by the ids of NextHops `_nexthops` keeps alive."""
+        self._nexthops.clear()
         self._cache.clear()
+        self._selections.clear()
 
     def reconfigure(self, config: DaemonConfig) -> None:
-        self._cache.clear()
+        self._forget()
         self._config = config
+        self._derive(config)
+
+    def _derive(self, config: DaemonConfig) -> None:
+        """What the per-change code reads from the config and the kernel policy, kept as attributes."""
         self._policy = Policy.from_dict(config.policy_spec(config.kernel.policy), config.kernel.policy)
+        self._policy_accepts = self._policy.default is Verdict.ACCEPT  # the verdict when it has no rules
+        self._excluded = frozenset(config.kernel.exclude_communities)
+        # read once per change: plain attributes, not `self.cfg.x` (a property and two lookups)
+        self._enabled = config.kernel.enabled
+        self._merge_paths = config.kernel.merge_paths
 
     # --- translation ------------------------------------------------------------------------------
 
@@ -80,9 +111,7 @@ class KernelExporter:
         """Rule 6 plus the configured kernel policy."""
         if path.peer.local and not self.cfg.install_local:
             return False
-        if self.cfg.exclude_communities and not set(self.cfg.exclude_communities).isdisjoint(
-            path.attributes.communities
-        ):
+        if self._excluded and not self._excluded.isdisjoint(path.attributes.communities):
             return False
         return self._policy.apply(path, PolicyContext(prefix=prefix)) is not None
 
@@ -105,63 +134,119 @@ class KernelExporter:
 
     def hops_for(self, change: BestChange) -> tuple[NextHop, ...]:
         """The normalised nexthop set to install for a change; () when nothing may be installed."""
-        if change.best is None:
+        best = change.best
+        if best is None:
             return ()
-        paths = (change.multipath or (change.best,))[: self.cfg.merge_paths]
-        if paths[0] is not change.best:
-            paths = (change.best, *(p for p in paths if p is not change.best))[: self.cfg.merge_paths]
-        cached = None
-        ckey: tuple[object, ...] = ()
-        if self._policy.prefix_free:
-            # A full table shares a few attribute sets (interned) and one PeerInfo per session, so the
-            # nexthop set depends on the selection's (attributes, peer, next hops) only: compute it once.
-            if len(paths) == 2:  # the server's shape (two ToRs): no generator per change
-                a, b = paths
-                ckey = (id(a.attributes), id(a.peer), a.next_hops, id(b.attributes), id(b.peer), b.next_hops)
-            else:
-                ckey = tuple(x for p in paths for x in (id(p.attributes), id(p.peer), p.next_hops))
-            cached = self._cache.get(ckey)
-        if cached is None:
-            hops = self._hops_of(change.prefix, paths)
-            if ckey:
-                if len(self._cache) >= CACHE_LIMIT:
-                    self._cache.clear()
-                # keeps the ids above unique; flat (no tuple per path): up to CACHE_LIMIT entries live
-                pinned = tuple(x for p in paths for x in (p.attributes, p.peer))
-                self._cache[ckey] = (hops, pinned)
+        limit = self._merge_paths
+        paths = (change.multipath or (best,))[:limit]
+        if paths[0] is not best:
+            paths = (best, *(p for p in paths if p is not best))[:limit]
+        if not self._policy.prefix_free:
+            return self._hops_of(change.prefix, paths)
+        # A full table shares a few attribute sets (interned) and one PeerInfo per session, so the
+        # nexthop set depends on the selection's (attributes, peer, next hops) only: one lookup.
+        key: tuple[object, ...]
+        n = len(paths)
+        if n == 2:  # the server's shape (two ToRs), and below one ToR's path: no generator per change
+            a, b = paths
+            key = (id(a.attributes), id(a.peer), a.next_hops, id(b.attributes), id(b.peer), b.next_hops)
+        elif n == 1:
+            key = (id(best.attributes), id(best.peer), best.next_hops)
         else:
-            hops = cached[0]
+            key = tuple(x for p in paths for x in (id(p.attributes), id(p.peer), p.next_hops))
+        cached = self._selections.get(key)
+        if cached is not None:
+            return cached[0]
+        hops = self._hops_of(change.prefix, paths)
+        if len(self._selections) >= SELECTION_LIMIT:
+            self._selections.clear()
+        self._selections[key] = (hops, paths)  # `paths` keeps the objects behind the ids alive
         return hops
 
-    def _hops_of(
-        self, prefix: Prefix, paths: tuple[Path, ...]
-    ) -> tuple[NextHop, ...]:
+    def _hops_of(self, prefix: Prefix, paths: tuple[Path, ...]) -> tuple[NextHop, ...]:
+        """The nexthop set of a selection not seen before. Each per-path answer is a dict lookup
+        wherever it can be (issue 6, feed (c): with a unique attribute set per prefix this ran a policy
+        and built a `NextHop` per path): the nexthop and the session's part of rule 6 per (session,
+        gateway) object, the normalised set per tuple of those nexthops; with a rule-less kernel policy
+        (the default "accept") only the excluded communities are looked at per path."""
+        excluded, with_rules, nexthops = self._excluded, bool(self._policy.rules), self._nexthops
         hops: list[NextHop] = []
         for i, path in enumerate(paths):
-            if not self.exportable(prefix, path):
+            # `path.next_hop` without the property call (this runs for every path of every change)
+            gateway = path.next_hops[0] if path.next_hops else path.attributes.next_hop
+            entry = nexthops.get((id(path.peer), id(gateway))) or self._resolve(path)
+            if with_rules:
+                ok = self.exportable(prefix, path)
+            else:
+                ok = entry[1] and (not excluded or excluded.isdisjoint(path.attributes.communities))
+            if not ok:
                 if i == 0:
                     return ()  # BIRD filters the best route; merged paths ride on it
                 continue
-            nh = self.nexthop_for(path)
-            if nh is not None and nh not in self._down and nh.ifname not in self._down_ifnames:
-                hops.append(nh)
-                self._owners.setdefault(nh, set()).add(path.peer.name)
-                self._hops_by_ifname.setdefault(nh.ifname, set()).add(nh)
-        # normalised as `FibRoute` would (deduplicated, sorted, at most MAX_ECMP): `route_for` builds
-        # routes with `FibRoute.trusted`, once per selection here instead of once per prefix
-        return tuple(sorted(set(hops)))[:MAX_ECMP]
+            if entry[0] is not None:
+                hops.append(entry[0])
+        return self._normalised(hops)
+
+    def _resolve(self, path: Path) -> _SessionHop:
+        """The cache entry for the path's (session, gateway): its usable nexthop (None when dead or
+        unresolvable) and whether a rule-less kernel policy passes the session (rule 6's "never our own
+        routes", then the policy's default).
+
+        Keyed by identity: the codec interns next-hop addresses and a session has one `PeerInfo`, so a
+        full table hits a handful of entries and no address is hashed per path. The entry keeps both
+        objects alive (their ids stay unique) and is dropped with `_cache` whenever anything the answer
+        depends on changes (dead nexthops, interfaces, config)."""
+        peer, gateway = path.peer, path.next_hop
+        nh = self.nexthop_for(path)
+        if nh is not None:
+            # the neighbors behind each nexthop and the nexthops per interface: recorded once here, not
+            # per path (`installed_per_neighbor` and `interface_down` read them)
+            self._owners.setdefault(nh, set()).add(peer.name)
+            self._hops_by_ifname.setdefault(nh.ifname, set()).add(nh)
+            if nh in self._down or nh.ifname in self._down_ifnames:
+                nh = None
+        passes = self._policy_accepts and not (peer.local and not self.cfg.install_local)
+        if len(self._nexthops) >= CACHE_LIMIT:  # a peer sending endless distinct next hops: stay bounded
+            self._forget()
+        entry = self._nexthops[(id(peer), id(gateway))] = (nh, passes, peer, gateway)
+        return entry
+
+    def _normalised(self, hops: list[NextHop]) -> tuple[NextHop, ...]:
+        """`hops` deduplicated, sorted and cut to MAX_ECMP as `FibRoute` would, as one shared tuple per
+        distinct nexthop combination (the FIB then compares and hashes each distinct tuple once)."""
+        if not hops:
+            return ()
+        # the NextHops come from `_nexthops`, which keeps them alive: their ids are stable keys
+        key = tuple(map(id, hops))
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached[0]
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+        normal = tuple(sorted(set(hops)))[:MAX_ECMP]
+        self._cache[key] = (normal, tuple(hops))
+        return normal
 
     # --- feeding the FIB --------------------------------------------------------------------------
 
     def on_best_changes(self, changes: Iterable[BestChange]) -> None:
+        """Record a batch of changes (the daemon's path: one call per Loc-RIB batch, the per-change
+        work in one tight loop); the FIB write happens once per loop turn for all changes recorded."""
+        if not self._enabled or self.frozen:
+            return
+        pending, hops_for = self._pending, self.hops_for
         for change in changes:
-            self.on_best_change(change)
+            prefix = change.prefix
+            # `without_path_id()` inlined: this runs once per change (over 2M in a 1M x 2 feed)
+            pending[prefix.without_path_id() if prefix.path_id else prefix] = hops_for(change)
+        if pending:
+            self._schedule_flush()
 
     def on_best_change(self, change: BestChange) -> None:
         """Record a change; the FIB write happens once per loop turn for all changes recorded."""
-        if not self.cfg.enabled or self.frozen:
-            return
-        self._pending[change.prefix.without_path_id()] = self.hops_for(change)
+        self.on_best_changes((change,))
+
+    def _schedule_flush(self) -> None:
         if self._pending_since is None:
             self._pending_since = time.perf_counter()
         if not self._scheduled:
@@ -177,11 +262,18 @@ class KernelExporter:
             return
         pending, self._pending = self._pending, {}
         started, self._pending_since = self._pending_since, None
-        trusted = FibRoute.trusted
-        replace = (trusted(prefix, hops) for prefix, hops in pending.items() if hops)
         delete = [prefix for prefix, hops in pending.items() if not hops]
+        apply_nexthops = getattr(self.fib, "apply_nexthops", None)  # both shipped FIBs have it
         try:
-            self.fib.apply(replace=replace, delete=delete)
+            if callable(apply_nexthops):
+                # the pending dict itself, deletions taken out: no FibRoute per route (issue 6)
+                for prefix in delete:
+                    del pending[prefix]
+                apply_nexthops(pending, delete)
+            else:
+                trusted = FibRoute.trusted
+                replace = (trusted(prefix, hops) for prefix, hops in pending.items() if hops)
+                self.fib.apply(replace=replace, delete=delete)
         except Exception:  # the kernel adapter must not take the daemon down; resync repairs later
             log.exception("kernel write failed for %d routes", len(pending))
         if self.metrics is not None and started is not None:
@@ -206,7 +298,7 @@ class KernelExporter:
     def nexthop_up(self, nh: NextHop) -> None:
         """The nexthop may be used again (its session re-established); routes come back with BGP."""
         self._down.discard(nh)
-        self._cache.clear()
+        self._forget()
 
     def interface_down(self, ifname: str, reason: str) -> None:
         """Every nexthop through `ifname` is dead (carrier loss, BFD Down of the neighbor on that link):
@@ -227,23 +319,43 @@ class KernelExporter:
         )
 
     def _drop_nexthops(self, hops: Iterable[NextHop]) -> float:
-        """Take `hops` out of every kernel route (`FibPort.nexthop_down`: a few group rewrites);
-        returns the seconds it took. A kernel refusal is logged, never raised: failover goes on."""
-        self._cache.clear()
+        """Take `hops` out of every kernel route (`FibPort.nexthop_down`: a few group rewrites) and out
+        of the changes waiting for the next batch; returns the seconds it took. A kernel refusal is
+        logged, never raised: failover goes on."""
+        self._forget()
         started = time.perf_counter()
-        for nh in hops:
+        dead = list(hops)
+        for nh in dead:
             try:
                 self.fib.nexthop_down(nh)
             except Exception:
                 log.exception("nexthop_down %s failed", nh)
+        if self._pending:
+            self._scrub_pending(set(dead))
         self._update_gauges()
         return round(time.perf_counter() - started, 6)
+
+    def _scrub_pending(self, dead: set[NextHop]) -> None:
+        """Remove dead nexthops from the changes not yet written (computed before the nexthop died), so
+        the next batch cannot put them back; a prefix left with none is deleted. Each distinct nexthop
+        tuple is filtered once."""
+        memo: dict[int, tuple[NextHop, ...]] = {}
+        pending = self._pending
+        for prefix, hops in pending.items():
+            if not hops:
+                continue
+            kept = memo.get(id(hops))
+            if kept is None:
+                kept = tuple(h for h in hops if h not in dead)
+                memo[id(hops)] = kept = hops if len(kept) == len(hops) else kept
+            if kept is not hops:
+                pending[prefix] = kept  # a value replaced, no key added: safe while iterating
 
     def interface_up(self, ifname: str) -> None:
         """Nexthops through `ifname` may be installed again (its session re-established)."""
         self._down_ifnames.discard(ifname)
         self._down = {nh for nh in self._down if nh.ifname != ifname}
-        self._cache.clear()
+        self._forget()
 
     def reconcile(self, changes: Iterable[BestChange]) -> None:
         """Make the kernel exactly match the given selections (startup, resync, after reload)."""

@@ -60,6 +60,12 @@ class MemoryFib:
         for prefix in delete:
             self._delete(prefix.without_path_id())
 
+    def apply_nexthops(
+        self, wanted: dict[Prefix, tuple[NextHop, ...]], delete: Iterable[Prefix] = ()
+    ) -> None:
+        """`NetlinkFib.apply_nexthops`: normalised nexthop tuples by prefix, through `apply`."""
+        self.apply((FibRoute.trusted(prefix, hops) for prefix, hops in wanted.items()), delete)
+
     def nexthop_down(self, nh: NextHop) -> None:
         self._check_open()
         self.stats.nexthop_down += 1

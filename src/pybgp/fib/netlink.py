@@ -132,11 +132,13 @@ class NetlinkFib:
     # -- FibPort --------------------------------------------------------------------------------
 
     def apply(self, replace: Iterable[FibRoute] = (), delete: Iterable[Prefix] = ()) -> None:
-        self._check_open()
         gone = {prefix.without_path_id() for prefix in delete}
-        self._apply({route.prefix: route.nexthops for route in replace if route.prefix not in gone}, gone)
+        self.apply_nexthops({r.prefix: r.nexthops for r in replace if r.prefix not in gone}, gone)
 
-    def _apply(self, wanted: dict[Prefix, Hops], gone: Iterable[Prefix]) -> None:
+    def apply_nexthops(self, wanted: dict[Prefix, Hops], delete: Iterable[Prefix] = ()) -> None:
+        """`apply` from nexthop tuples normalised as `FibRoute`'s (the exporter: no `FibRoute` per route);
+        no path ids, no prefix in both arguments; `wanted` is consumed."""
+        self._check_open()
         if self.mode == MODE_NEXTHOP_OBJECTS:
             # IPv6 routes cannot use a device-only nexthop object (ours are AF_INET): those stay classic
             # routes (the kernel accepts one `dev X` nexthop that way, but not a device-only ECMP set)
@@ -152,7 +154,7 @@ class NetlinkFib:
                 self._apply_multipath(classic)
         else:
             self._apply_multipath(wanted)
-        self._delete_routes(gone)
+        self._delete_routes(delete)
         if self.mode == MODE_NEXTHOP_OBJECTS:
             self._collect_garbage()
 
@@ -210,7 +212,7 @@ class NetlinkFib:
         routes = desired.values() if isinstance(desired, Mapping) else desired
         want = {route.prefix: route.nexthops for route in routes}  # no FibRoute kept (a generator's go)
         self._load_from_kernel()
-        self._apply(want, [p for p in chain(self._hops, self._groups.route_gid) if p not in want])
+        self.apply_nexthops(want, [p for p in chain(self._hops, self._groups.route_gid) if p not in want])
         self._delete_strays()
 
     def flush(self) -> None:

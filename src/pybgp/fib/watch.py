@@ -4,8 +4,9 @@ Owns: a non-blocking netlink socket subscribed to RTNLGRP_LINK, IPV4/IPV6_IFADDR
 read from the event loop with `loop.add_reader` (no thread, no polling), turned into typed events:
 `LinkEvent` (carrier / admin state changes by interface name), `AddressEvent` (addresses added or
 removed, e.g. node0's /32 to originate), `RouteEvent` (routes of chosen tables and protocols, e.g.
-CNI pod routes in table 119 with protocol 30), `Overflow` (the kernel dropped events: resync with
-`dump()`). Delivered to subscribed callbacks and to `async for`. Never does: change kernel state.
+CNI pod routes in table 119 with protocol 30; `ignore_protocols`, pybgpd's own routes, are dropped by a
+socket filter in the kernel), `Overflow` (the kernel dropped events: resync with `dump()`).
+Delivered to subscribed callbacks and to `async for`. Never does: change kernel state.
 
 Timestamps: netlink messages carry no kernel timestamp (SO_TIMESTAMPNS yields no control message
 on netlink sockets), so `at` is `time.monotonic()` when the event loop read the message.
@@ -41,7 +42,7 @@ from pybgp.fib.netlink_msgs import (
     iter_messages,
     parse_route,
 )
-from pybgp.fib.netlink_socket import NetlinkChannel, open_netlink_socket
+from pybgp.fib.netlink_socket import NetlinkChannel, drop_route_protocols, open_netlink_socket
 from pybgp.wire.constants import Afi
 from pybgp.wire.nlri import Prefix
 
@@ -147,6 +148,9 @@ class KernelWatcher:
             else None
         )
         self.routes_skipped = 0  # route events dropped on the rtmsg header, before any parsing
+        # True once the kernel drops `ignore_protocols` route events itself (a socket filter): those
+        # are then neither read nor counted in `routes_skipped`
+        self.kernel_filter = False
         self.families = frozenset(families)
         groups = RTMGRP_LINK if links else 0
         if addresses:
@@ -176,6 +180,9 @@ class KernelWatcher:
         self._loop = asyncio.get_running_loop()
         self._sock = open_netlink_socket(self.netns, self._groups)
         self._sock.setblocking(False)
+        if self._groups & (RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE) and self.ignore_protocols:
+            # our own routes never reach this socket (the header check below stays as the fallback)
+            self.kernel_filter = drop_route_protocols(self._sock, self.ignore_protocols)
         self.dump()  # learns interface names and current link state
         self._loop.add_reader(self._sock.fileno(), self._on_readable)
 

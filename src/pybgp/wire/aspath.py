@@ -1,8 +1,9 @@
 """AS_PATH and AS4_PATH: segments, their 2- and 4-octet codecs, and the RFC 6793 merge.
 
-Owns: `AsPathSegment`, `decode_as_path` / `encode_as_path`, the AS_TRANS substitution a NEW speaker
-does towards an OLD one, and `merge_as4_path` (RFC 6793 section 4.2.3). Never does: loop detection,
-prepending or any other policy; path length for the decision process is `path_length()` here, used there.
+Owns: `AsPathSegment`, `decode_as_path` (`decode_as_path_at` reads in place) / `encode_as_path`,
+the AS_TRANS substitution a NEW speaker does towards an OLD one, and `merge_as4_path` (RFC 6793 section
+4.2.3). Never does: loop detection, prepending or any other policy; path length for the decision
+process is `path_length()` here, used there.
 
 AS_PATH value (RFC 4271 section 4.3, RFC 6793 section 3 for 4-octet ASNs):
 
@@ -42,18 +43,23 @@ def decode_as_path(data: bytes, *, four_octet: bool) -> tuple[AsPathSegment, ...
     RFC 7606 section 7.2: an unrecognised segment type, a zero Segment Length, an overrun, or a lone
     trailing octet make the whole attribute malformed (`MalformedAttribute`, subcode Malformed AS_PATH).
     """
-    n = len(data)
+    return decode_as_path_at(data, 0, len(data), four_octet)
+
+
+def decode_as_path_at(data: bytes, start: int, end: int, four_octet: bool) -> tuple[AsPathSegment, ...]:
+    """`decode_as_path(data[start:end])`, read in place (the attribute fast path's entry point)."""
+    n = end - start
     width = 4 if four_octet else 2
-    if n > 2 and data[0] == _SEQ and n == 2 + data[1] * width:
+    if n > 2 and data[start] == _SEQ and n == 2 + data[start + 1] * width:
         # The usual shape, one AS_SEQUENCE filling the attribute: one precompiled unpack, no loop.
-        asns = (_ASN4 if four_octet else _ASN2)[data[1]].unpack_from(data, 2)
+        asns = (_ASN4 if four_octet else _ASN2)[data[start + 1]].unpack_from(data, start + 2)
         return (_new_segment(AsPathSegment, (_SEQUENCE, asns)),)
     bad = UpdateSubcode.MALFORMED_AS_PATH
     code = "I" if four_octet else "H"
     out: list[AsPathSegment] = []
-    i = 0
-    while i < n:
-        if i + 2 > n:
+    i = start
+    while i < end:
+        if i + 2 > end:
             raise MalformedAttribute("AS_PATH ends with a lone octet", bad)
         stype = _SEGMENT_TYPES.get(data[i])
         count = data[i + 1]
@@ -61,11 +67,11 @@ def decode_as_path(data: bytes, *, four_octet: bool) -> tuple[AsPathSegment, ...
             raise MalformedAttribute(f"AS_PATH segment type {data[i]} unknown", bad)
         if count == 0:
             raise MalformedAttribute("AS_PATH segment of length zero", bad)
-        end = i + 2 + count * width
-        if end > n:
+        seg_end = i + 2 + count * width
+        if seg_end > end:
             raise MalformedAttribute("AS_PATH segment overruns the attribute", bad)
         out.append(AsPathSegment(stype, struct.unpack_from(f"!{count}{code}", data, i + 2)))
-        i = end
+        i = seg_end
     return tuple(out)
 
 

@@ -2,7 +2,7 @@
 
 Owns: `PathAttributes`, the interned attribute set every route points to, its parts (`Aggregator`,
 `RawAttribute`, re-exported `AsPathSegment`, `LargeCommunity`, `MpReach`, `MpUnreach`), the walk over
-an attribute list driven by `attrspec.ATTRIBUTE_SPECS`, interning, and
+an attribute list driven by `attrspec.ATTRIBUTE_SPECS`, what is interned (the tables: `intern.py`), and
 `decode_path_attributes` / `encode_path_attributes` with RFC 7606 error handling.
 Never does: hold NLRI inside `PathAttributes` (MP_REACH/MP_UNREACH carry prefixes, so they live on the
 `Update`, not in the shared set), or any policy.
@@ -56,6 +56,8 @@ from pybgp.wire.errors import (
     UpdateAction,
     UpdateFault,
 )
+from pybgp.wire.intern import TABLES as _TABLES
+from pybgp.wire.intern import InternKey, clear_tables, intern_set
 from pybgp.wire.mp import IPAddress as IPAddress
 from pybgp.wire.mp import MpReach as MpReach
 from pybgp.wire.mp import MpUnreach as MpUnreach
@@ -84,6 +86,8 @@ _OPT = int(AttrFlag.OPTIONAL)
 _TRANS = int(AttrFlag.TRANSITIVE)
 _EXT = int(AttrFlag.EXTENDED_LENGTH)
 _U32 = struct.Struct("!I")
+_new_object = object.__new__
+_new_tuple = tuple.__new__  # a NamedTuple built without its Python-level __new__
 
 
 class RawAttribute(NamedTuple):
@@ -94,22 +98,25 @@ class RawAttribute(NamedTuple):
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class WireImage:
+class WireImage(NamedTuple):
     """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
-    where MP_REACH/MP_UNREACH sat, plus the semantic values and the context (AS width, iBGP) they were
-    read with: the bytes are only reused for a context in which they mean the same thing.
-    `seen` is the bitmap (1 << code) of the attributes present, for the mandatory-attribute check when
-    the set is found again in the intern table."""
+    where MP_REACH/MP_UNREACH sat, and the context (AS width, iBGP) they were read with: the bytes are
+    only reused for a context in which they mean the same thing. `semantic` holds the values the bytes
+    stand for, or None (what the decoder stores) for "whatever `parts` decode to in that context":
+    `encode_path_attributes` works that out again when it needs it (rarely: only to re-send a
+    received set unchanged), instead of every interned set carrying a 14-item tuple for it.
+    `seen` is the bitmap (1 << code) of the attributes present (a function of the other fields).
 
-    semantic: tuple[object, ...]
+    A NamedTuple, not a dataclass: one is built per decoded set, and a tuple is built in one call."""
+
+    semantic: tuple[object, ...] | None
     parts: tuple[bytes | int, ...]
     as4: bool
     ibgp: bool
-    seen: int = field(default=0, compare=False)
+    seen: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, kw_only=True, weakref_slot=True)
 class PathAttributes:
     """The attributes of a path except MP_REACH/MP_UNREACH. Hashable, meant to be interned.
 
@@ -135,16 +142,40 @@ class PathAttributes:
     wire: WireImage | None = field(default=None, compare=False, repr=False)
 
 
-# The semantic fields in order (`_semantic`, `attrfast.DEFAULT_SEMANTIC`) and their slot descriptors, so
-# `_intern_plain` fills a new set without the frozen __init__'s per-field `object.__setattr__` calls.
+# The semantic fields in order (`_semantic`, `attrfast.DEFAULT_SEMANTIC`).
 _SEMANTIC_FIELDS = (
     "origin", "as_path", "next_hop", "med", "local_pref", "atomic_aggregate", "aggregator", "communities",
     "extended_communities", "large_communities", "originator_id", "cluster_list", "otc", "unknown",
 )  # fmt: skip
-_SLOT_SETTERS = tuple(vars(PathAttributes)[name].__set__ for name in _SEMANTIC_FIELDS)
-_SET_WIRE = vars(PathAttributes)["wire"].__set__
-_new_object = object.__new__
 assert tuple(f.name for f in fields(PathAttributes)) == (*_SEMANTIC_FIELDS, "wire")
+_SLOT_SETTERS = tuple(vars(PathAttributes)[name].__set__ for name in (*_SEMANTIC_FIELDS, "wire"))
+
+
+def _new_attributes(semantic: tuple[object, ...], wire: WireImage) -> PathAttributes:
+    """`PathAttributes(**dict(zip(_SEMANTIC_FIELDS, semantic)), wire=wire)` for the decoder's fast path:
+    the slots are filled once through their descriptors, spelt out one by one, instead of the frozen
+    keyword `__init__`'s per-field `object.__setattr__` calls (a loop over the setters costs ~70% more
+    than this; one set is built per distinct attribute list, i.e. per UPDATE of a full table)."""
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, set_wire = _SLOT_SETTERS
+    v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13 = semantic  # in `_SEMANTIC_FIELDS` order
+    attrs = _new_object(PathAttributes)
+    s0(attrs, v0)
+    s1(attrs, v1)
+    s2(attrs, v2)
+    s3(attrs, v3)
+    s4(attrs, v4)
+    s5(attrs, v5)
+    s6(attrs, v6)
+    s7(attrs, v7)
+    s8(attrs, v8)
+    s9(attrs, v9)
+    s10(attrs, v10)
+    s11(attrs, v11)
+    s12(attrs, v12)
+    s13(attrs, v13)
+    set_wire(attrs, wire)
+    return attrs
+
 
 EMPTY_ATTRIBUTES = PathAttributes()
 """Returned (this very object) when an attribute section holds nothing but MP_REACH/MP_UNREACH."""
@@ -188,26 +219,15 @@ def _fault(
     )
 
 
-# --- interning ----------------------------------------------------------------------------------------
+# --- interning (the tables themselves: intern.py) -------------------------------------------------------
 
 _CacheEntry = tuple[PathAttributes, UpdateFault | None, int]
-_InternKey = bytes | tuple[bytes | int, ...]
-_CACHES: tuple[dict[_InternKey, PathAttributes | _CacheEntry], ...] = ({}, {}, {}, {})
-"""One intern table per (4-octet AS, iBGP) context, index `2 * as4 + ibgp`: the same bytes can mean
-different things in another context. Keyed by the attribute bytes themselves when the field holds no
-MP attribute (the usual case: no key tuple to build), else by the `WireImage.parts` layout. A set
-without fault is stored alone (its `wire.seen` holds the codes), anything else as a `_CacheEntry`:
-one object less per set for the garbage collector to walk on every full pass."""
-INTERN_CACHE_SIZE = 1 << 17
-"""Bound on distinct attribute sets remembered per context; beyond it that table starts afresh (sets
-already handed out stay valid, only later duplicates of them become new, equal objects)."""
 
 
 def clear_intern_cache() -> None:
     """Forget every interned attribute set and cached attribute value (tests, cold-cache benchmarks;
     a daemon never needs it)."""
-    for cache in _CACHES:
-        cache.clear()
+    clear_tables()
     clear_value_cache()
 
 
@@ -238,46 +258,25 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
                 # RFC 4271 section 6.3 asks for NOTIFICATION 3/2 here; like BIRD we apply RFC 7606's
                 # gentler treat-as-withdraw so one odd route does not reset the session.
                 reason = f"unrecognized well-known attribute {code}"
-                fault = strongest_fault(
-                    fault,
-                    _fault(
-                        _TAW,
-                        UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE,
-                        reason,
-                        code,
-                        _raw(buf, flags, start, end),
-                    ),
-                )
+                raw = _raw(buf, flags, start, end)
+                bad = _fault(_TAW, UpdateSubcode.UNRECOGNIZED_WELL_KNOWN_ATTRIBUTE, reason, code, raw)
+                fault = strongest_fault(fault, bad)
             else:
                 unknown.append(RawAttribute(flags, code, value))
             continue
         if (flags & (_OPT | _TRANS)) != spec.flags:
             # RFC 7606 section 3 c: Optional/Transitive bits in conflict -> the attribute's own action.
             reason = f"attribute {code} flags 0x{flags:02x} conflict with its definition"
-            fault = strongest_fault(
-                fault,
-                _fault(
-                    spec.on_error,
-                    UpdateSubcode.ATTRIBUTE_FLAGS_ERROR,
-                    reason,
-                    code,
-                    _raw(buf, flags, start, end),
-                ),
-            )
+            raw = _raw(buf, flags, start, end)
+            bad = _fault(spec.on_error, UpdateSubcode.ATTRIBUTE_FLAGS_ERROR, reason, code, raw)
+            fault = strongest_fault(fault, bad)
             continue
         if spec.ibgp_only and not ctx.ibgp:
             # RFC 7606 sections 7.5, 7.9, 7.10: from an external peer these are discarded.
             reason = f"attribute {code} from an external peer discarded"
-            fault = strongest_fault(
-                fault,
-                _fault(
-                    _DISCARD,
-                    UpdateSubcode.MALFORMED_ATTRIBUTE_LIST,
-                    reason,
-                    code,
-                    _raw(buf, flags, start, end),
-                ),
-            )
+            raw = _raw(buf, flags, start, end)
+            bad = _fault(_DISCARD, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason, code, raw)
+            fault = strongest_fault(fault, bad)
             continue
         try:
             values[spec.name] = spec.decode(value, ctx)
@@ -307,12 +306,11 @@ def _decode_plain(buf: bytes, spans: list[tuple[int, int, int, int]], ctx: WireC
     return PathAttributes(**values), fault, seen
 
 
-def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tuple[int, int, int, int]]]:
-    """Walk the attribute headers, then decode (or find interned) the non-MP part.
+_Span = tuple[int, int, int, int]  # flags, code, value start, value end
 
-    Returns the cache entry (attributes, fault of the non-MP part and of the walk, codes seen) and the
-    MP attribute spans. The walk's fault depends only on the bytes in the key, so it is cached too.
-    """
+
+def _walk(buf: bytes) -> tuple[list[_Span], list[_Span], tuple[bytes | int, ...], UpdateFault | None]:
+    """Walk the attribute headers: (non-MP spans, MP spans, `WireImage.parts` layout, fault of the walk)."""
     n = len(buf)
     i = 0
     spans: list[tuple[int, int, int, int]] = []
@@ -347,54 +345,31 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[tu
         i = end
     if n > run_start:
         parts.append(buf[run_start:] if run_start else buf)  # with any overrunning tail: exact re-encoding
-    layout = tuple(parts)
-    cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
-    key: _InternKey = layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
-    hit = cache.get(key)
-    if isinstance(hit, PathAttributes):  # a fault-free set stored alone: same bytes, same result
-        return _as_entry(hit), mp_spans
-    entry = hit
-    if entry is None:
-        if len(parts) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
-            attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
-            wire = WireImage(_semantic(attrs), layout, ctx.as4, ctx.ibgp, seen)
-            object.__setattr__(attrs, "wire", wire)
-        else:
-            attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
-        entry = (attrs, strongest_fault(plain_fault, fault), seen)
-        hit = attrs if entry[1] is None and attrs.wire is not None else entry
-        if len(cache) >= INTERN_CACHE_SIZE:
-            # Start afresh rather than evict one by one: popping a dict's oldest entry repeatedly makes
-            # each `next(iter())` skip more dead slots, and a full table churns through many sets.
-            cache.clear()
-        cache[key] = hit
-    return entry, mp_spans
+    return spans, mp_spans, tuple(parts), fault
 
 
-def _as_entry(attrs: PathAttributes) -> _CacheEntry:
-    """The cache entry of a set stored alone: no fault, and the codes its wire image recorded."""
-    return attrs, None, attrs.wire.seen if attrs.wire is not None else 0
+def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[_Span]]:
+    """Walk the attribute headers, then decode (or find interned) the non-MP part.
 
-
-def _intern_plain(
-    cache: dict[_InternKey, PathAttributes | _CacheEntry],
-    buf: bytes,
-    found: tuple[tuple[object, ...], int],
-    ctx: WireContext,
-) -> _CacheEntry:
-    """Build and intern the set `attrfast.fast_semantic` read from `buf` (no fault, no MP attribute):
-    the same object `_scan_and_decode` would have built, without walking the bytes a second time."""
-    semantic, seen = found
-    # What `PathAttributes(**fields, wire=...)` does, minus the frozen __init__'s per-field
-    # object.__setattr__ dance: the slots are filled once through their descriptors, in field order.
-    attrs = _new_object(PathAttributes)
-    for setter, value in zip(_SLOT_SETTERS, semantic, strict=True):
-        setter(attrs, value)
-    _SET_WIRE(attrs, WireImage(semantic, (buf,), ctx.as4, ctx.ibgp, seen))
-    if len(cache) >= INTERN_CACHE_SIZE:
-        cache.clear()
-    cache[buf] = attrs
-    return attrs, None, seen
+    Returns the cache entry (attributes, fault of the non-MP part and of the walk, codes seen) and the
+    MP attribute spans. The walk's fault depends only on the bytes in the key, so it is cached too.
+    """
+    spans, mp_spans, layout, fault = _walk(buf)
+    key: InternKey = layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
+    index = 2 * ctx.as4 + ctx.ibgp
+    ref = _TABLES[index].get(key)
+    attrs = ref() if ref is not None else None
+    if ref is not None and attrs is not None:  # same bytes, same result
+        return (attrs, ref.fault, ref.seen), mp_spans
+    if len(layout) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
+        attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
+        image = WireImage(None, layout, ctx.as4, ctx.ibgp, seen)
+        object.__setattr__(attrs, "wire", image)
+    else:
+        attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
+    fault = strongest_fault(plain_fault, fault)
+    intern_set(index, key, attrs, fault, seen)
+    return (attrs, fault, seen), mp_spans
 
 
 def decode_path_attributes(
@@ -404,23 +379,25 @@ def decode_path_attributes(
 
     `has_nlri` says the UPDATE carries IPv4 NLRI in its classic field, which makes ORIGIN, AS_PATH and
     NEXT_HOP mandatory; MP_REACH_NLRI with prefixes makes ORIGIN and AS_PATH mandatory (RFC 4760 section 3,
-    RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object.
+    RFC 7606 section 3 d). Identical attribute bytes return the identical `PathAttributes` object as
+    long as that object is in use (the intern tables hold sets weakly).
     """
-    buf = bytes(data)
-    cache = _CACHES[2 * ctx.as4 + ctx.ibgp]
-    hit = cache.get(buf)  # seen before, and it held no MP attribute: nothing left to scan
+    buf = data if type(data) is bytes else bytes(data)
+    index = 2 * ctx.as4 + ctx.ibgp
+    ref = _TABLES[index].get(buf)
+    interned = ref() if ref is not None else None
     mp_spans: list[tuple[int, int, int, int]] = []
-    if hit is None:
-        found = fast_semantic(buf, ctx)
-        if found is not None:
-            entry = _intern_plain(cache, buf, found, ctx)
-        else:
-            entry, mp_spans = _scan_and_decode(buf, ctx)
-    elif isinstance(hit, PathAttributes):
-        entry = _as_entry(hit)
+    if ref is not None and interned is not None:  # seen before, still in use, held no MP attribute
+        attrs, fault, seen = interned, ref.fault, ref.seen
     else:
-        entry = hit
-    attrs, fault, seen = entry
+        found = fast_semantic(buf, ctx)
+        if found is not None:  # a plain list without fault or MP attribute: built here, interned
+            semantic, seen = found
+            image = _new_tuple(WireImage, (None, (buf,), ctx.as4, ctx.ibgp, seen))
+            attrs, fault = _new_attributes(semantic, image), None
+            intern_set(index, buf, attrs, None, seen)
+        else:
+            (attrs, fault, seen), mp_spans = _scan_and_decode(buf, ctx)
     mp_reach: MpReach | None = None
     mp_unreach: MpUnreach | None = None
     for flags, code, start, end in mp_spans:
@@ -529,6 +506,24 @@ def _pack_u32(value: int) -> bytes:
     return _U32.pack(value)
 
 
+def _matches_image(attrs: PathAttributes, image: WireImage) -> bool:
+    """True when `attrs` still means what its wire image's bytes say (it was not `replace`d since)."""
+    if image.semantic is not None:
+        return _semantic(attrs) == image.semantic
+    parts = image.parts
+    key: InternKey = parts[0] if len(parts) == 1 and isinstance(parts[0], bytes) else parts
+    ref = _TABLES[2 * image.as4 + image.ibgp].get(key)
+    if ref is not None and ref() is attrs:
+        return True  # the very set decoded from these bytes
+    # Otherwise decode the non-MP bytes again (MP attributes never enter the set, and the runs
+    # joined hold the same attributes in the same order, any overrunning tail still last).
+    buf = b"".join(part for part in parts if isinstance(part, bytes))
+    ctx = WireContext(as4=image.as4, ibgp=image.ibgp)
+    found = fast_semantic(buf, ctx)
+    semantic = found[0] if found is not None else _semantic(_decode_plain(buf, _walk(buf)[0], ctx)[0])
+    return _semantic(attrs) == semantic
+
+
 def encode_path_attributes(
     attrs: PathAttributes | None,
     ctx: WireContext,
@@ -551,7 +546,7 @@ def encode_path_attributes(
         and image is not None
         and image.as4 == ctx.as4
         and image.ibgp == ctx.ibgp
-        and _semantic(attrs) == image.semantic
+        and _matches_image(attrs, image)
     ):
         out: list[bytes] = []
         for part in image.parts:

@@ -27,7 +27,7 @@ ROUTE-REFRESH (RFC 2918 section 3, RFC 7313 section 3.2): AFI (2), Subtype (1), 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pybgp.wire.attributes import (
     EMPTY_ATTRIBUTES,
@@ -42,6 +42,8 @@ from pybgp.wire.capabilities import Capability, FourOctetAs, decode_capabilities
 from pybgp.wire.constants import (
     HEADER_LEN,
     MARKER,
+    MAX_EXTENDED_MESSAGE_LEN,
+    MAX_MESSAGE_LEN,
     MIN_LENGTH,
     Afi,
     MessageHeaderSubcode,
@@ -101,6 +103,14 @@ class Update:
     nlri_image: NlriImage | None = field(default=None, compare=False, repr=False)
 
 
+_UPDATE_SETTERS = tuple(vars(Update)[f.name].__set__ for f in fields(Update))
+"""The slot setters of `Update`, in field order, for `_decode_update`."""
+assert [f.name for f in fields(Update)] == [
+    "withdrawn", "attributes", "nlri", "mp_reach", "mp_unreach", "fault", "withdrawn_image", "nlri_image",
+]  # fmt: skip
+_new_object = object.__new__
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Notification:
     """NOTIFICATION (RFC 4271 4.5). For Cease subcodes 2 and 4, `data` may hold an RFC 9003
@@ -132,7 +142,10 @@ class RouteRefresh:
 Message = Open | Update | Notification | Keepalive | RouteRefresh
 
 _V4_UNICAST = (1, 1)
+_UPDATE = int(MessageType.UPDATE)
 _UPDATE_MIN = MIN_LENGTH[MessageType.UPDATE]
+_IPV4 = Afi.IPV4
+_MAX_EXTENDED = MAX_EXTENDED_MESSAGE_LEN
 
 
 def _header_error(subcode: int, data: bytes, reason: str) -> NotificationError:
@@ -167,10 +180,10 @@ def decode_message(data: bytes | memoryview, ctx: WireContext) -> Message:
     """Decode one whole message (header included). Raises only `WireError` subclasses."""
     if (
         type(data) is bytes
-        and _UPDATE_MIN <= len(data) <= ctx.max_message_len
-        and data[18] == MessageType.UPDATE
+        and _UPDATE_MIN <= len(data) <= (_MAX_EXTENDED if ctx.extended_message else MAX_MESSAGE_LEN)
+        and data[18] == _UPDATE
         and (data[16] << 8) | data[17] == len(data)
-        and data[:16] == MARKER
+        and data.startswith(MARKER)
     ):
         # The common case, a well-framed UPDATE: `check_header`'s section 6.1 checks, done inline.
         return _decode_update(data, ctx)
@@ -262,30 +275,31 @@ def _decode_update(buf: bytes, ctx: WireContext) -> Update:
     nstart = astart + alen
     if nstart > end:
         raise NotificationError(3, UpdateSubcode.MALFORMED_ATTRIBUTE_LIST, reason="path attributes overrun")
-    addpath = _V4_UNICAST in ctx.addpath_rx
-    withdrawn, w_image = decode_prefix_run(buf, wstart, astart - 2, Afi.IPV4, addpath=addpath)
-    nlri, n_image = decode_prefix_run(buf, nstart, end, Afi.IPV4, addpath=addpath)
+    addpath = bool(ctx.addpath_rx) and _V4_UNICAST in ctx.addpath_rx
+    withdrawn: tuple[Prefix, ...] = ()
+    w_image: NlriImage | None = None
+    if wlen:  # most UPDATEs of a table load withdraw nothing: no call for an empty field
+        withdrawn, w_image = decode_prefix_run(buf, wstart, astart - 2, _IPV4, addpath=addpath)
+    nlri, n_image = decode_prefix_run(buf, nstart, end, _IPV4, addpath=addpath)
     if not alen and not nlri:
         return Update(withdrawn=withdrawn, withdrawn_image=w_image)
     attrs, mp_reach, mp_unreach, fault = decode_path_attributes(buf[astart:nstart], ctx, has_nlri=bool(nlri))
-    if mp_reach is None and mp_unreach is None and w_image is None and n_image is None:
-        # The usual UPDATE: fields left at their defaults are not passed, which is cheaper.
-        return Update(
-            withdrawn=withdrawn,
-            attributes=None if attrs is EMPTY_ATTRIBUTES else attrs,
-            nlri=nlri,
-            fault=fault,
-        )
-    return Update(
-        withdrawn=withdrawn,
-        attributes=None if attrs is EMPTY_ATTRIBUTES else attrs,
-        nlri=nlri,
-        mp_reach=mp_reach,
-        mp_unreach=mp_unreach,
-        fault=fault,
-        withdrawn_image=w_image,
-        nlri_image=n_image,
-    )
+    # What `Update(...)` does, minus the frozen __init__'s keyword parsing and per-field
+    # object.__setattr__ calls: one UPDATE object per message is a visible share of a table load.
+    (
+        set_withdrawn, set_attributes, set_nlri, set_mp_reach, set_mp_unreach, set_fault,
+        set_withdrawn_image, set_nlri_image,
+    ) = _UPDATE_SETTERS  # fmt: skip
+    update = _new_object(Update)
+    set_withdrawn(update, withdrawn)
+    set_attributes(update, None if attrs is EMPTY_ATTRIBUTES else attrs)
+    set_nlri(update, nlri)
+    set_mp_reach(update, mp_reach)
+    set_mp_unreach(update, mp_unreach)
+    set_fault(update, fault)
+    set_withdrawn_image(update, w_image)
+    set_nlri_image(update, n_image)
+    return update
 
 
 def _frame(mtype: MessageType, body: bytes, ctx: WireContext) -> bytes:

@@ -78,6 +78,16 @@ _MASKS = {
 }
 _LEN_SHIFTS = {afi: tuple(bits - 8 * ((n + 7) >> 3) for n in range(bits + 1)) for afi, bits in _BITS.items()}
 """Per prefix length: how far the ceil(length / 8) octets read must be shifted left to fill the address."""
+_STEPS = {
+    afi: tuple(
+        (((n + 7) >> 3) + 1, (1 << (8 * ((n + 7) >> 3) - n)) - 1, _LEN_SHIFTS[afi][n], _MASKS[afi][n])
+        for n in range(bits + 1)
+    )
+    for afi, bits in _BITS.items()
+}
+"""Per prefix length, everything the decoding loop needs in one lookup: the octets the prefix takes with
+its length octet, the host bits of the last octet read (set: not canonical), the shift that fills the
+address, and the network mask (which also drops the length octet read along with the address)."""
 _new_prefix = tuple.__new__
 
 
@@ -114,15 +124,14 @@ def decode_prefix_run(
     """`decode_prefixes_exact` of `buf[start:end]`, read in place (the UPDATE decoder's entry point).
 
     The hot loop of a full-table load: integer indexing, one slice and one `int.from_bytes` per prefix,
-    per-length tables for the shift and the host-bit mask, one tuple per prefix.
+    one per-length table entry (`_STEPS`) for the size, host bits, shift and mask, one tuple per prefix.
     """
     if start >= end:
         return (), None
     if end > len(buf):
         raise _invalid("prefix overruns the NLRI field")
     maxbits = _BITS[afi]
-    masks = _MASKS[afi]
-    shifts = _LEN_SHIFTS[afi]
+    steps = _STEPS[afi]
     from_bytes = int.from_bytes
     new = _new_prefix
     out: list[Prefix] = []
@@ -137,29 +146,29 @@ def decode_prefix_run(
             plen = buf[i + 4]
             if plen > maxbits:
                 raise _invalid(f"prefix length {plen} exceeds {maxbits}")
-            j = i + 5 + ((plen + 7) >> 3)
+            step, host, shift, mask = steps[plen]
+            j = i + 4 + step
             if j > end:
                 raise _invalid("prefix overruns the NLRI field")
-            value = from_bytes(buf[i + 5 : j], "big") << shifts[plen]
-            network = value & masks[plen]
-            if network != value:
+            value = from_bytes(buf[i + 4 : j], "big")  # the length octet, then the address octets
+            if value & host:
                 canonical = False
-            append(new(Prefix, (afi, network, plen, path_id)))
+            append(new(Prefix, (afi, (value << shift) & mask, plen, path_id)))
             i = j
     else:
         while i < end:
             plen = buf[i]
             if plen > maxbits:
                 raise _invalid(f"prefix length {plen} exceeds {maxbits}")
-            j = i + 1 + ((plen + 7) >> 3)
-            if j > end:
-                raise _invalid("prefix overruns the NLRI field")
-            value = from_bytes(buf[i + 1 : j], "big") << shifts[plen]
-            network = value & masks[plen]
-            if network != value:
+            step, host, shift, mask = steps[plen]
+            j = i + step
+            value = from_bytes(buf[i:j], "big")  # the length octet, then the address octets
+            if value & host:
                 canonical = False
-            append(new(Prefix, (afi, network, plen, 0)))
+            append(new(Prefix, (afi, (value << shift) & mask, plen, 0)))
             i = j
+        if i > end:  # only the last prefix can overrun: checked once, after the loop
+            raise _invalid("prefix overruns the NLRI field")
     prefixes = tuple(out)
     return prefixes, None if canonical else NlriImage(prefixes, buf[start:end])
 
