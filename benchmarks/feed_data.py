@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CACHE = Path("/var/tmp/pybgp-bench-feed")
 MRT_FILE = "mrt/bgpdump/test_data/updates.et-header.2015.gz"
@@ -97,29 +98,40 @@ def feed_c(count: int) -> Feed:
     )
 
 
+def real_table(testdata: Path, limit: int | None = None) -> dict[tuple[int, int], Any]:
+    """Feed (a)'s routes: (network, length) -> the `PathAttributes` of the last announcement of every
+    IPv4 prefix in the file, without the prefixes no receiver keeps (see the module docstring).
+    Attribute sets are the codec's interned objects, so prefixes sharing a set share the object.
+    `benchmarks/rib_ingest.py --real` feeds the same routes to a bare `Rib`."""
+    from pybgp.wire.constants import Afi
+    from pybgp.wire.mrt import iter_routes, read_mrt
+
+    table: dict[tuple[int, int], Any] = {}
+    for route in iter_routes(read_mrt(testdata / MRT_FILE)):
+        if route.kind != "A" or route.prefix.afi != Afi.IPV4 or route.attributes is None:
+            continue
+        net = route.prefix.network
+        if (net >> 16) == _LAB_NET or (net >> 24) == 127 or (net >> 24 == 0 and route.prefix.length):
+            # never shadow the lab's own 10.69.0.0/16 links or loopback; 0.0.0.0/8 (but the default
+            # route) is a martian BGP speakers refuse: the file's 0.0.0.0/32 never reaches BIRD's RIB
+            continue
+        if any(_LAB_AS in seg.asns for seg in route.attributes.as_path):
+            continue  # the lab's AS 64600 in the path: an AS-path loop every receiver must drop
+        table[(route.prefix.network, route.prefix.length)] = route.attributes
+        if limit is not None and len(table) >= limit:
+            break  # a smoke-sized slice: the first `limit` prefixes of the file
+    return table
+
+
 def feed_a(testdata: Path, limit: int | None = None) -> Feed:
     """(a): the real table, last announcement per IPv4 prefix, attributes as BIRD static blocks."""
     tag = "all" if limit is None else str(limit)
     path = CACHE / f"feed_a_{tag}.conf"
     count_path = path.with_suffix(".count")
     if not path.exists() or not count_path.exists():
-        from pybgp.wire.constants import Afi, AsPathSegmentType, Origin
-        from pybgp.wire.mrt import iter_routes, read_mrt
+        from pybgp.wire.constants import AsPathSegmentType, Origin
 
-        table: dict[tuple[int, int], object] = {}
-        for route in iter_routes(read_mrt(testdata / MRT_FILE)):
-            if route.kind != "A" or route.prefix.afi != Afi.IPV4 or route.attributes is None:
-                continue
-            net = route.prefix.network
-            if (net >> 16) == _LAB_NET or (net >> 24) == 127 or (net >> 24 == 0 and route.prefix.length):
-                # never shadow the lab's own 10.69.0.0/16 links or loopback; 0.0.0.0/8 (but the default
-                # route) is a martian BGP speakers refuse: the file's 0.0.0.0/32 never reaches BIRD's RIB
-                continue
-            if any(_LAB_AS in seg.asns for seg in route.attributes.as_path):
-                continue  # the lab's AS 64600 in the path: an AS-path loop every receiver must drop
-            table[(route.prefix.network, route.prefix.length)] = route.attributes
-            if limit is not None and len(table) >= limit:
-                break  # a smoke-sized slice: the first `limit` prefixes of the file
+        table = real_table(testdata, limit)
         keys = list(table)
         if limit is not None:
             keys = keys[:limit]

@@ -14,6 +14,13 @@ Two feeds:
   rack-mate's next hop in ToR1's subnet (kept from ToR1, rewritten from ToR2).
 - unique: U /24s (default 100k), one prefix per UPDATE with its own attribute set (MED = index),
   LAB-NOTES' worst case.
+- real (`--real`): feed (a) of `benchmarks/feed_server.py`, the real table of
+  `mrt/bgpdump/test_data/updates.et-header.2015.gz` (last announcement per IPv4 prefix,
+  `feed_data.real_table`: 577,704 prefixes, 89,638 attribute sets), sent as the BIRD ToRs of that
+  benchmark send it: ORIGIN, AS_PATH (AS_SETs flattened), MED, LOCAL_PREF and (large) communities
+  of the file, NEXT_HOP = the ToR's own address (next-hop-self, inside its subnet, so rule 4 keeps
+  it and each ToR's sets differ from the other's), all prefixes of one set packed together.
+  `--real-limit N` takes the first N prefixes.
 
 Per feed: receive seconds (wall, CPU), paths per second, RSS growth per path (after a full GC; the
 pre-encoded UPDATEs exist before and after, so they are not counted; each feed runs in its own
@@ -23,8 +30,8 @@ Runs under the daemon's GC thresholds (`pybgp.daemon.main.tune_gc`). Anchor, sam
 time of the same UPDATEs (the codec floor every receiver pays); BIRD's figures for the same feed are
 in docs/performance.md ("RIB and kernel: feeding a server").
 
-Run: .venv/bin/python benchmarks/rib_ingest.py [--prefixes N] [--sets S] [--unique U] [--lb]
-     [--profile FILE] [--tracemalloc] [--json]
+Run: .venv/bin/python benchmarks/rib_ingest.py [--prefixes N] [--sets S] [--unique U] [--real]
+     [--real-limit N] [--testdata DIR] [--lb] [--profile FILE] [--tracemalloc] [--json]
 """
 
 from __future__ import annotations
@@ -36,15 +43,17 @@ import ipaddress
 import json
 import multiprocessing
 import resource
+import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
+from pathlib import Path
 
 from pybgp.daemon.main import tune_gc
 from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
 from pybgp.rib.route import PeerInfo
-from pybgp.wire.attributes import AsPathSegment, PathAttributes
+from pybgp.wire.attributes import AsPathSegment, PathAttributes, clear_intern_cache
 from pybgp.wire.constants import Afi, AsPathSegmentType, Origin, Safi
 from pybgp.wire.context import WireContext
 from pybgp.wire.messages import Update, decode_message
@@ -57,6 +66,7 @@ TORS = (
     ("tor2", "10.69.0.129", "10.69.0.164", "10.69.0.128/26", "10.69.0.2"),
 )
 FROM_TOR = {"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}]}
+TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 
 
 def rss_bytes() -> int:
@@ -121,6 +131,48 @@ def build_feed(prefixes: int, sets: int, unique: bool, ctx: WireContext) -> list
     return out
 
 
+def as_bird_sends(attrs: PathAttributes, next_hop: ipaddress.IPv4Address) -> PathAttributes:
+    """A set of the real table as feed (a)'s BIRD ToRs send it: the attributes their static blocks
+    set (`feed_data.feed_a`: AS_SETs flattened into the sequence) and their own address as next hop."""
+    asns = [a for seg in attrs.as_path
+            if seg.type in (AsPathSegmentType.AS_SEQUENCE, AsPathSegmentType.AS_SET) for a in seg.asns]
+    return PathAttributes(
+        origin=attrs.origin,
+        as_path=tuple(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, tuple(asns[i:i + 255]))
+                      for i in range(0, len(asns), 255)),
+        next_hop=next_hop,
+        med=attrs.med,
+        local_pref=attrs.local_pref if attrs.local_pref is not None else 100,
+        communities=attrs.communities,
+        large_communities=attrs.large_communities,
+    )
+
+
+def build_real_feed(
+    testdata: Path, limit: int | None, ctx: WireContext
+) -> tuple[int, dict[str, list[bytes]]]:
+    """Feed (a) per ToR: (prefix count, ToR name -> its UPDATE stream). Reuses the feed benchmark's
+    table (`feed_data.real_table`) so both benchmarks feed the same routes."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from feed_data import real_table
+
+    groups: dict[int, tuple[PathAttributes, list[Prefix]]] = {}
+    table = real_table(testdata, limit)
+    for (network, length), attrs in table.items():
+        groups.setdefault(id(attrs), (attrs, []))[1].append(Prefix(Afi.IPV4, network, length))
+    streams: dict[str, list[bytes]] = {}
+    for name, address, *_ in TORS:
+        tor = ipaddress.IPv4Address(address)
+        stream: list[bytes] = []
+        for attrs, prefixes in groups.values():
+            stream.extend(encode_updates(ctx, attributes=as_bird_sends(attrs, tor), announced=prefixes))
+        streams[name] = stream
+    count = len(table)
+    del table, groups
+    clear_intern_cache()  # the MRT decode's sets are not the RIB's: free them before measuring
+    return count, streams
+
+
 def make_rib(lb: bool) -> Rib:
     rib = Rib(local_as=LOCAL_AS, router_id=ipaddress.IPv4Address("10.69.0.100"))
     for name, *_ in TORS:
@@ -167,9 +219,14 @@ class Result:
 
 
 def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfile.Profile | None,
-             trace: bool, lb: bool) -> Result:
+             trace: bool, lb: bool, testdata: Path | None = None) -> Result:
     ctx = WireContext(ibgp=True)
-    stream = build_feed(prefixes, sets, unique, ctx)
+    if name == "real":
+        assert testdata is not None
+        prefixes, streams = build_real_feed(testdata, prefixes or None, ctx)
+    else:
+        stream = build_feed(prefixes, sets, unique, ctx)
+        streams = {tor: stream for tor, *_ in TORS}  # a reflector passes routes unchanged
     rib = make_rib(lb)
     bring_up(rib, ctx, lb)
     gc.collect()
@@ -184,7 +241,7 @@ def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfil
     if profile is not None:
         profile.enable()
     for peer_name, *_ in TORS:
-        for data in stream:
+        for data in streams[peer_name]:
             t0, c0 = time.perf_counter(), time.process_time()
             msg = decode_message(data, ctx)
             t1 = time.perf_counter()
@@ -215,7 +272,8 @@ def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfil
     down = rib.neighbor_down("tor1", 0.0)
     down_s = time.perf_counter() - t0
     assert len(down) == prefixes
-    return Result(feed=name, prefixes=prefixes, paths=paths, updates=2 * len(stream), decode_s=decode_s,
+    updates = sum(len(s) for s in streams.values())
+    return Result(feed=name, prefixes=prefixes, paths=paths, updates=updates, decode_s=decode_s,
                   receive_s=receive_s, receive_cpu_s=max(0.0, cpu - decode_cpu),
                   paths_per_s=paths / receive_s if receive_s else 0.0, bytes_per_path=grown / paths,
                   best_changes=changes, gc_s=sum(timer.seconds), gc_full=timer.count[2], down_s=down_s,
@@ -227,6 +285,10 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ap.add_argument("--prefixes", type=int, default=300_000, help="shared feed: prefixes per ToR")
     ap.add_argument("--sets", type=int, default=300, help="shared feed: attribute sets")
     ap.add_argument("--unique", type=int, default=100_000, help="unique feed: prefixes per ToR (0: skip)")
+    ap.add_argument("--real", action="store_true",
+                    help="add feed (a): the real table of the MRT file, as the feed benchmark's ToRs send it")
+    ap.add_argument("--real-limit", type=int, default=0, help="real feed: only the first N prefixes")
+    ap.add_argument("--testdata", type=Path, default=TESTDATA, help="the shared test data directory")
     ap.add_argument("--profile", help="write a cProfile of the receive loops to this file")
     ap.add_argument("--tracemalloc", action="store_true", help="print the top allocation sites")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -238,18 +300,26 @@ def main(argv: list[str] | None = None) -> list[Result]:
     feeds = [("shared", args.prefixes, args.sets, False)]
     if args.unique:
         feeds.append(("unique", args.unique, args.unique, True))
+    if args.real:
+        feeds.append(("real", args.real_limit, 0, False))
     results = []
     for name, n, sets, unique in feeds:
-        if n <= 0:
+        if n <= 0 and name != "real":
             continue
-        label = f"{name}: {n:,} x 2" + (f" over {sets} sets" if not unique else ", one prefix per UPDATE")
+        if name == "real":
+            label = f"real: feed (a), first {n:,} prefixes x 2" if n else "real: feed (a), every prefix x 2"
+        else:
+            label = f"{name}: {n:,} x 2" + (f" over {sets} sets" if not unique else ", one prefix per UPDATE")
         print(label)
         if profile is None:  # a fresh process per feed: RSS growth is this feed's alone
             with multiprocessing.get_context("fork").Pool(1) as pool:
-                r = pool.apply(run_feed, (name, n, sets, unique, None, args.tracemalloc, args.lb))
+                r = pool.apply(run_feed, (name, n, sets, unique, None, args.tracemalloc, args.lb,
+                                          args.testdata))
         else:
-            r = run_feed(name, n, sets, unique, profile, args.tracemalloc, args.lb)
+            r = run_feed(name, n, sets, unique, profile, args.tracemalloc, args.lb, args.testdata)
         results.append(r)
+        if name == "real":
+            print(f"  {r.prefixes:,} prefixes, {r.updates:,} UPDATEs")
         print(f"  decode (anchor)   {r.decode_s:7.2f} s for {r.updates:,} UPDATEs")
         print(f"  Rib.receive       {r.receive_s:7.2f} s wall, {r.receive_cpu_s:.2f} CPU s, "
               f"{r.paths_per_s:,.0f} paths/s, {r.receive_s / r.paths * 1e5:.2f} s per 100k paths")

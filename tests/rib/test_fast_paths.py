@@ -1,6 +1,7 @@
 """The RIB's shortcuts give the answers of the general code they bypass: `rank_pair` vs `select`,
 `never_exported` vs `export_path`, the Loc-RIB's one- and two-candidate paths, the shared prefix
-key, the identity-keyed policy cache, and `benchmarks/rib_ingest.py` (smoke run)."""
+key, the identity-keyed policy cache, the bulk `LocRib.update_many`, the cheap constructors, the next
+hop an import policy keeps on the path, and `benchmarks/rib_ingest.py` (smoke run)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,11 @@ from pybgp.rib.decision import DecisionOptions, Reason, rank_pair, select
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.manager import Rib, never_exported
 from pybgp.rib.policy import Policy, PolicyContext
-from pybgp.rib.route import BestChange, Path, PeerInfo, Source, best_change, rewrite_attributes
+from pybgp.rib.route import BestChange, Path, PeerInfo, Source, best_change, make_path, rewrite_attributes
 from pybgp.wire.attributes import AsPathSegment, PathAttributes, WireImage
 from pybgp.wire.constants import AsPathSegmentType, Origin
 from pybgp.wire.context import WireContext
-from pybgp.wire.messages import Update
+from pybgp.wire.messages import Update, decode_message
 from pybgp.wire.nlri import Prefix
 
 IP = ipaddress.IPv4Address
@@ -226,7 +227,7 @@ def test_policy_cache_by_identity_gives_the_same_answers() -> None:
             attrs = PathAttributes(origin=Origin.IGP, next_hop=IP(nh), local_pref=100)
             out = policy.apply(Path(attributes=attrs, peer=tor), ctx)
             assert out is not None and out.attributes.local_pref == 300
-            assert out.attributes.next_hop == (IP("10.69.0.1") if nh == "10.70.0.1" else IP(nh))
+            assert out.next_hop == (IP("10.69.0.1") if nh == "10.70.0.1" else IP(nh))
     assert Policy.from_dict({"rules": [{"action": "reject"}], "default": "accept"}).apply(
         Path(attributes=PathAttributes(), peer=tor), ctx) is None
 
@@ -259,6 +260,106 @@ def test_best_change_is_the_dataclass() -> None:
         fast.best = a  # type: ignore[misc]
 
 
+def test_make_path_is_the_dataclass() -> None:
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"))
+    for args in ((attrs, PAIR_PEERS[0]), (attrs, PAIR_PEERS[1], (IP("10.69.0.1"),), True, 7)):
+        fast = make_path(*args)  # type: ignore[arg-type]
+        slow = Path(**dict(zip(("attributes", "peer", "next_hops", "stale", "path_id"), args, strict=False)))
+        assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+        assert type(fast) is Path and fast.attributes is attrs
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.stale = False  # type: ignore[misc]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PAIR_PEERS), attrs_st, st.lists(st.integers(0, 3), max_size=5)),
+                max_size=8), st.sampled_from([1, 2, 16]))
+def test_update_many_is_update_per_prefix(steps: list[tuple[PeerInfo, PathAttributes, list[int]]],
+                                          limit: int) -> None:
+    options = DecisionOptions(multipath_limit=limit)
+    fast, slow = LocRib(options), LocRib(options)
+    prefixes = [Prefix.parse(f"10.{i}.0.0/24") for i in range(4)]
+    for origin, attrs, picks in steps:
+        path = Path(attributes=attrs, peer=origin)
+        run = [prefixes[i] for i in picks]
+        fast_changes: list[BestChange] = []
+        keys = fast.update_many(run, origin, path, fast_changes)
+        slow_changes = [c for p in run if (c := slow.update(p, origin, path)) is not None]
+        assert fast_changes == slow_changes
+        assert keys == run and all(k is fast.key(k) for k in keys)
+    for prefix in prefixes:
+        assert [id(p) for p in fast.candidates(prefix)] == [id(p) for p in slow.candidates(prefix)]
+        assert fast.multipath(prefix) == slow.multipath(prefix)
+
+
+def test_rule_4_next_hop_rides_on_the_path() -> None:
+    """TARGET rule 4 rewrites the next hop into `Path.next_hops`: both ToRs' paths keep the one
+    received attribute set, every reader of `next_hop` sees the ToR, and the export to a client
+    carries it in NEXT_HOP."""
+    rib = tor_rib(client=True)
+    rule_4 = Policy.from_dict({"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}]})
+    for name in ("tor1", "tor2"):
+        rib.set_import_policy(name, rule_4, 0.0)
+    outside = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    rack_mate = PathAttributes(origin=Origin.IGP, next_hop=IP("10.69.0.70"), local_pref=100)
+    other = Prefix.parse("10.2.0.0/24")
+    for name in ("tor1", "tor2"):
+        rib.receive(name, Update(attributes=outside, nlri=(PFX,)), 0.0)
+        rib.receive(name, Update(attributes=rack_mate, nlri=(other,)), 0.0)
+    one, two = rib.loc.multipath(PFX)
+    assert one.attributes is outside and two.attributes is outside  # no rewritten copies
+    assert {one.next_hop, two.next_hop} == {IP("10.69.0.1"), IP("10.69.0.2")}
+    assert all(p.attributes is rack_mate and p.next_hops == () and p.next_hop == IP("10.69.0.70")
+               for p in rib.loc.multipath(other))  # inside the subnet: kept, nothing rewritten
+    assert rib.neighbors["tor1"].adj_in is not None
+    assert rib.neighbors["tor1"].adj_in.pre[PFX].next_hop == IP("10.70.0.1")  # pre-policy, as received
+    sent = {}
+    for data in rib.output(2.0, force=True)["c1"]:
+        msg = decode_message(data, WireContext(ibgp=True))
+        assert isinstance(msg, Update)
+        sent.update({p: msg.attributes for p in msg.nlri})
+    best = rib.loc.best(PFX)
+    assert best is not None and sent[PFX] is not None and sent[PFX].next_hop == best.next_hop
+    assert sent[other] is not None and sent[other].next_hop == IP("10.69.0.70")
+    # The same policy on export still writes NEXT_HOP, the attribute that goes on the wire.
+    out = rule_4.apply(Path(attributes=outside, peer=peer("x", 9)),
+                       PolicyContext(prefix=PFX, neighbor=peer("c1", 3), export=True))
+    assert out is not None and out.next_hops == () and out.attributes.next_hop == IP("10.69.0.3")
+
+
+NH_OBJECTS = [IP("10.69.0.70"), IP("10.70.0.1"), None]  # one object each, as the codec's value cache gives
+NH_ACTIONS = ["peer-unless-same-subnet", "peer", "self", "unchanged", "10.9.9.9"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(NH_ACTIONS), st.sampled_from(["accept", "continue", "reject"])),
+                min_size=1, max_size=3),
+       st.sampled_from(["accept", "reject"]),
+       st.lists(st.tuples(attrs_st, st.sampled_from(NH_OBJECTS), st.booleans(), st.integers(1, 2)),
+                min_size=1, max_size=8))
+def test_next_hop_only_policy_memo_is_evaluate(
+    rules: list[tuple[str, str]], default: str, paths: list[tuple[PathAttributes, IP | None, bool, int]]
+) -> None:
+    """A policy of next-hop rules only (rule 4's shape) answers imports from a memo per (next hop,
+    session); every answer equals the rules' own evaluation, with the attribute set untouched."""
+    spec = [{"set": {"next_hop": nh}, "action": verdict} for nh, verdict in rules]
+    policy = Policy.from_dict({"rules": spec, "default": default})
+    v6 = (ipaddress.IPv6Address("fd00::1"),)
+    for attrs, nh, mp, n in paths:
+        tor = PAIR_PEERS[n - 1]
+        path = Path(attributes=dataclasses.replace(attrs, next_hop=nh), peer=tor, next_hops=v6 if mp else ())
+        ctx = PolicyContext(prefix=PFX, neighbor=tor)
+        expected = policy.evaluate(path, ctx)
+        for _ in range(2):  # a miss, then a hit
+            got = policy.apply(path, ctx)
+            if expected is None:
+                assert got is None
+            else:
+                assert got is not None and got.attributes is path.attributes
+                assert got.next_hops == expected[1] and expected[0] is path.attributes
+                assert (got is path) == (expected[1] is path.next_hops)
+
+
 def test_rib_ingest_benchmark_smoke() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "rib_ingest.py"), "--prefixes", "3000", "--sets", "7",
@@ -271,3 +372,14 @@ def test_rib_ingest_benchmark_smoke() -> None:
     assert shared["down_changes"] == 3000 and unique["down_changes"] == 300
     assert shared["paths_per_s"] > 0 and shared["receive_cpu_s"] >= 0
     assert "paths/s" in proc.stdout and "bytes per path" in proc.stdout
+
+
+def test_rib_ingest_real_feed_smoke(testdata: FsPath) -> None:
+    """`--real`: the first prefixes of feed (a), each ToR with its own next hop (kept by rule 4)."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "rib_ingest.py"), "--prefixes", "0", "--unique", "0",
+         "--real", "--real-limit", "2000", "--testdata", str(testdata), "--json"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
+    (real,) = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert real["feed"] == "real" and real["prefixes"] == 2000 and real["paths"] == 4000
+    assert real["best_changes"] == 4000 and real["down_changes"] == 2000

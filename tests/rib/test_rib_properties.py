@@ -96,3 +96,72 @@ def test_loc_rib_matches_fresh_decision(ops: list[tuple[object, ...]]) -> None:
         assert {id(p) for p in got} == {id(p) for p in expected.multipath}
         assert (got[0] if got else None) is expected.best
         assert replay.get(prefix, ()) == tuple(id(p) for p in got)
+
+
+REJECT = 65000 << 16 | 666
+IMPORTS = {  # prefix-free import policies: rule 4 (no subnet here: always the peer), a reject, none
+    "p0": {"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}]},
+    "p1": {"rules": [{"match": {"community": "65000:666"}, "action": "reject"},
+                     {"set": {"next_hop": "peer-unless-same-subnet", "local_pref": 150}}],
+           "default": "accept"},
+    "p2": {"rules": [], "default": "accept"},
+}
+bulk_op_st = st.one_of(
+    st.tuples(st.just("announce"), names_st, prefixes_st, attrs_st, st.booleans()),
+    st.tuples(st.just("withdraw"), names_st, prefixes_st),
+    st.tuples(st.just("down"), names_st, st.booleans()),
+    st.tuples(st.just("eor"), names_st),
+    st.tuples(st.just("policy"), names_st),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(bulk_op_st, max_size=25))
+def test_bulk_receive_is_the_per_prefix_receive(ops: list[tuple[object, ...]]) -> None:
+    """`Rib.receive` takes an UPDATE in runs (`LocRib.update_many`, one policy run, one Adj-RIB-In
+    `dict.update`) unless ADD-PATH is negotiated; a Rib whose sessions negotiated it (every path
+    identifier 0 here) takes the per-prefix loop. Both must end in the same state, change by change."""
+    ribs = [Rib(local_as=64600, router_id=IP("10.255.0.100")) for _ in range(2)]
+    contexts = [WireContext(ibgp=True), WireContext(ibgp=True, addpath_rx=frozenset({(1, 1)}))]
+
+    def up(rib: Rib, ctx: WireContext, name: str) -> None:
+        rib.neighbor_up(name, PEERS[name], ctx, [(1, 1)], 0.0)
+
+    for rib, ctx in zip(ribs, contexts, strict=True):
+        for name in PEERS:
+            rib.add_neighbor(name, import_policy=Policy.from_dict(IMPORTS[name], name))
+            up(rib, ctx, name)
+    for op in ops:
+        results = []
+        for rib, ctx in zip(ribs, contexts, strict=True):
+            kind, name = op[0], op[1]
+            assert isinstance(name, str)
+            nb = rib.neighbors[name]
+            if nb.peer is None:
+                up(rib, ctx, name)
+            if kind == "announce":
+                _, _, prefixes, attrs, tagged = op
+                assert isinstance(prefixes, set) and isinstance(attrs, PathAttributes)
+                if tagged:
+                    attrs = PathAttributes(origin=attrs.origin, as_path=attrs.as_path, med=attrs.med,
+                                           next_hop=attrs.next_hop, local_pref=attrs.local_pref,
+                                           communities=(REJECT,))
+                results.append(rib.receive(name, Update(attributes=attrs, nlri=tuple(sorted(prefixes))), 0.0))
+            elif kind == "withdraw":
+                assert isinstance(op[2], set)
+                results.append(rib.receive(name, Update(withdrawn=tuple(sorted(op[2]))), 0.0))
+            elif kind == "down":  # with graceful restart: paths stay, stale, until End-of-RIB
+                results.append(rib.neighbor_down(name, 0.0, graceful_restart_time=30.0 if op[2] else None))
+            elif kind == "eor":
+                results.append(rib.receive(name, Update(), 0.0))
+            else:  # soft reconfiguration: accept everything as received
+                results.append(rib.set_import_policy(name, Policy.accept_all(), 0.0))
+        assert results[0] == results[1]
+        for name in PEERS:
+            fast, slow = (rib.neighbors[name].adj_in for rib in ribs)
+            assert (fast is None) == (slow is None)
+            if fast is not None and slow is not None:
+                assert fast.pre == slow.pre and fast.rejected == slow.rejected and fast.stale == slow.stale
+        for prefix in PREFIXES:
+            assert ribs[0].loc.candidates(prefix) == ribs[1].loc.candidates(prefix)
+            assert ribs[0].loc.multipath(prefix) == ribs[1].loc.multipath(prefix)

@@ -188,10 +188,13 @@ def export_path(path: Path, prefix: Prefix, target: PeerInfo, *, router_id: ipad
             # No address of the prefix's family on this session to stand for "self" (IPv4 over an
             # IPv6 session would need RFC 8950 extended next hop): do not advertise it.
             return None
-    elif prefix.afi == Afi.IPV4 and attrs.next_hop is None and path.next_hops:
+    elif prefix.afi == Afi.IPV4 and path.next_hops:
+        # An IPv4 next hop kept on the path (an import policy's, e.g. TARGET rule 4) is what the
+        # path means: it goes into the NEXT_HOP attribute, which is what the wire carries.
         nh = path.next_hops[0]
         if isinstance(nh, ipaddress.IPv4Address):
-            changes["next_hop"] = nh
+            if attrs.next_hop != nh:
+                changes["next_hop"] = nh
             next_hops = ()
     if changes:
         attrs = dataclasses.replace(attrs, **changes, wire=None)

@@ -148,6 +148,54 @@ class LocRib:
             candidates = (*others, path)
         return self._reselect(key, candidates, old_selected)
 
+    def update_many(self, prefixes: Iterable[Prefix], peer: PeerInfo, path: Path,
+                    changes: list[BestChange]) -> list[Prefix]:
+        """`update(prefix, peer, path)` for every prefix of one UPDATE (no path identifiers: they
+        share `path`), the selection changes appended to `changes`; returns the stored key object of
+        each prefix, in order, so the caller's Adj-RIB-In keys its entries with them (see `key`).
+
+        The per-prefix hot loop of a feed: the shapes it takes (a new prefix, the peer's own path
+        replaced, a second ToR's path arriving) are handled here without a call per prefix."""
+        entries = self._entries
+        name = peer.name
+        keys: list[Prefix] = []
+        add_key, add_change = keys.append, changes.append
+        alone = (path,)  # the multipath set of every prefix `path` is alone on, shared
+        for prefix in prefixes:
+            entry = entries.get(prefix)
+            if entry is None:
+                entries[prefix] = (prefix, path)
+                add_key(prefix)
+                add_change(best_change(prefix, path, alone))
+                continue
+            key: Prefix = entry[0]
+            add_key(key)
+            if len(entry) == 2:
+                only: Path = entry[1]
+                if only.peer.name == name and only.path_id == 0:
+                    if path is not only:
+                        entries[key] = (key, path)
+                        add_change(best_change(key, path, alone))
+                    continue
+                # A second origin's path (the other ToR): consecutive prefixes ask the same question
+                # of `_rank_pair`, whose answer also gives the multipath tuple every prefix shares.
+                pair = self._rank_pair(only, path)
+                if pair is None:
+                    change = self._reselect(key, (only, path), (only,))
+                else:
+                    ordered, count = pair
+                    entries[key] = (key, *ordered)
+                    if count == 2:
+                        change = best_change(key, ordered[0], ordered)
+                    else:  # one selected: recorded as partial; a change only if the new path won
+                        self._partial[key] = count
+                        change = None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+            else:
+                change = self.update(key, peer, path)
+            if change is not None:
+                add_change(change)
+        return keys
+
     def _rank_pair(self, a: Path, b: Path) -> tuple[tuple[Path, Path], int] | None:
         last = self._last_pair
         if last is not None and last[0] is a and last[1] is b and last[2] is self.options:

@@ -20,7 +20,7 @@ from pybgp.rib.adj_rib import AdjRibIn, AdjRibOut, export_path, family_of, loop_
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.policy import Policy, PolicyContext, default_policy
-from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source
+from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source, make_path
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.constants import Afi, Safi
@@ -30,6 +30,8 @@ from pybgp.wire.messages import Update
 from pybgp.wire.nlri import Prefix
 
 EXPORT_CACHE_LIMIT = 50_000
+Run = tuple[tuple[IPAddress, ...], Sequence[Prefix]]
+"""Announced prefixes of one UPDATE sharing their next hops (MP_REACH's, or none: NEXT_HOP)."""
 
 
 def never_exported(origin: PeerInfo, target: PeerInfo) -> bool:
@@ -253,21 +255,24 @@ class Rib:
         withdrawn: list[Prefix] = list(update.withdrawn)
         if update.mp_unreach is not None:
             withdrawn.extend(p for p in update.mp_unreach.nlri if isinstance(p, Prefix))
-        announced: list[tuple[Prefix, tuple[IPAddress, ...]]] = [(p, ()) for p in update.nlri]
-        if update.mp_reach is not None:
-            nhs = update.mp_reach.next_hops
-            announced.extend((p, nhs) for p in update.mp_reach.nlri if isinstance(p, Prefix))
+        # The announced prefixes as runs sharing their next hops: the NLRI field (NEXT_HOP), then
+        # MP_REACH's (its next hops).
+        runs: list[Run] = [((), update.nlri)] if update.nlri else []
+        if (mp := update.mp_reach) is not None:
+            runs.append((mp.next_hops, [p for p in mp.nlri if isinstance(p, Prefix)]))
         attrs = update.attributes
         fault = update.fault
-        if attrs is None or (fault is not None and fault.action is not UpdateAction.ATTRIBUTE_DISCARD):
-            withdrawn.extend(p for p, _ in announced)  # RFC 7606 treat-as-withdraw
-            announced = []
+        if not runs:
+            pass
+        elif attrs is None or (fault is not None and fault.action is not UpdateAction.ATTRIBUTE_DISCARD):
+            withdrawn.extend(p for _, run in runs for p in run)  # RFC 7606 treat-as-withdraw
+            runs = []
         elif loop_reason(attrs, peer, router_id=self.router_id, cluster_id=self.cluster_id) is not None:
-            nb.loops += len(announced)
-            withdrawn.extend(p for p, _ in announced)  # a looped route replaces what we had
-            announced = []
+            nb.loops += sum(len(run) for _, run in runs)
+            withdrawn.extend(p for _, run in runs for p in run)  # a looped route replaces what we had
+            runs = []
         # Adj-RIB-In keys keep the RFC 7911 path identifier (one entry per path the peer sent); the
-        # Loc-RIB tells a peer's paths of one prefix apart by it. Both loops below are the per-prefix
+        # Loc-RIB tells a peer's paths of one prefix apart by it. The loops below are the per-prefix
         # hot path of a feed, so they call the Loc-RIB directly rather than through `_apply_loc`.
         changes: list[BestChange] = []
         loc_update = self.loc.update
@@ -277,15 +282,52 @@ class Rib:
                 change = loc_update(prefix.without_path_id(), peer, None, prefix.path_id)
                 if change is not None:
                     changes.append(change)
-        if announced and attrs is not None:
+        if runs and attrs is not None:
             policy = nb.effective_import(peer)
-            # One Path per (attributes, next hops) of this UPDATE, shared by its prefixes; when no
-            # rule looks at the prefix the policy result is shared too.
-            base: dict[tuple[tuple[IPAddress, ...], int], tuple[Path, Path | None]] = {}
-            shared = policy.prefix_free
-            pre = adj.pre
-            loc_key = self.loc.key
-            for prefix, nhs in announced:
+            if policy.prefix_free and nb.ctx is not None and not nb.ctx.addpath_rx:
+                self._receive_runs(adj, peer, policy, attrs, runs, changes)
+            else:
+                self._receive_each(adj, peer, policy, attrs, runs, changes)
+        self._export_changes(changes, now)
+        return changes
+
+    def _receive_runs(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
+                      runs: Sequence[Run], changes: list[BestChange]) -> None:
+        """`receive`'s announcements in the common case (no ADD-PATH, a policy that does not read
+        the prefix, such as rule 4): every prefix of a run shares one received and one accepted
+        path, so the policy runs once per run, the Loc-RIB takes the run in one call, and the
+        Adj-RIB-In entries are written by one `dict.update`, keyed by the Loc-RIB's key objects."""
+        for nhs, prefixes in runs:
+            if not prefixes:
+                continue
+            received = make_path(attrs, peer, nhs)
+            accepted = policy.apply(received, PolicyContext(prefix=prefixes[0], neighbor=peer), self.interner)
+            if accepted is None:
+                keys = [self.loc.key(p) for p in prefixes]
+                for key in keys:
+                    change = self.loc.update(key, peer, None)
+                    if change is not None:
+                        changes.append(change)
+            else:
+                keys = self.loc.update_many(prefixes, peer, accepted, changes)
+            if adj.stale:
+                adj.stale.difference_update(keys)
+            if adj.rejected:
+                adj.rejected.difference_update(keys)
+            adj.pre.update(dict.fromkeys(keys, received))
+            if accepted is None:
+                adj.rejected.update(keys)
+
+    def _receive_each(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
+                      runs: Sequence[Run], changes: list[BestChange]) -> None:
+        """`receive`'s announcements prefix by prefix: with ADD-PATH (one path per path identifier)
+        or a policy that reads the prefix. One received Path per (next hops, path identifier) of
+        the UPDATE, shared by its prefixes; the policy result too when no rule reads the prefix."""
+        base: dict[tuple[tuple[IPAddress, ...], int], tuple[Path, Path | None]] = {}
+        shared = policy.prefix_free
+        pre, loc_key, loc_update = adj.pre, self.loc.key, self.loc.update
+        for nhs, prefixes in runs:
+            for prefix in prefixes:
                 path_id = prefix.path_id
                 if path_id:
                     key = prefix.without_path_id()
@@ -293,7 +335,7 @@ class Rib:
                     prefix = key = loc_key(prefix)
                 known = base.get((nhs, path_id))
                 if known is None:
-                    received = Path(attributes=attrs, peer=peer, next_hops=nhs, path_id=path_id)
+                    received = make_path(attrs, peer, nhs, False, path_id)
                     accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
                     base[(nhs, path_id)] = (received, accepted)
                 elif shared:
@@ -310,8 +352,6 @@ class Rib:
                 change = loc_update(key, peer, accepted, path_id)
                 if change is not None:
                     changes.append(change)
-        self._export_changes(changes, now)
-        return changes
 
     def _apply_loc(
         self, work: Sequence[tuple[Prefix, PeerInfo, Path | None]], now: float
@@ -406,22 +446,27 @@ class Rib:
                 continue
             last_origin: PeerInfo | None = None
             refused = False
+            # Nothing sent and nothing queued: a refused path needs no work at all (the feed's case).
+            idle = not sent and not len(builder)
             for change in changes:
                 prefix, best = change.prefix, change.best
-                if (prefix.afi, 1) not in families:  # unicast of a family the session did not negotiate
-                    continue
                 out: Path | None = None
                 if best is not None:
                     if best.peer is not last_origin:
                         last_origin = best.peer
                         refused = never_exported(last_origin, target)
-                    if not refused:
-                        out = self._exported(nb, target, prefix, best)
+                    if refused and idle:
+                        continue
+                if (prefix.afi, 1) not in families:  # unicast of a family the session did not negotiate
+                    continue
+                if best is not None and not refused:
+                    out = self._exported(nb, target, prefix, best)
                 if out is None and prefix not in sent:
-                    if len(builder):
+                    if not idle:
                         builder.discard(prefix)  # nothing sent: nothing to withdraw
                 else:
                     builder.queue(prefix, out, now)
+                    idle = False
 
     def set_import_policy(self, name: str, policy: Policy | None, now: float) -> list[BestChange]:
         """Install a new import policy and re-run it over the routes the peer sent (kept as received

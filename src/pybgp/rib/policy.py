@@ -1,10 +1,10 @@
 """Route policies a network engineer can read, built from plain dicts (the daemon's TOML shape).
 
-Owns: `Policy` (ordered rules, a default), `Rule`, `Match`, `Actions`, `PrefixListEntry`,
-`PolicyContext`, and the RFC 8212 defaults (`default_policy`); it re-exports `PolicyError` and the
+Owns: `Policy` (ordered rules, a default), `Rule`, `Match`, `Actions`, `PolicyContext`, and the
+RFC 8212 defaults (`default_policy`); it re-exports `PolicyError`, `PrefixListEntry` and the
 community parsers of `policy_values`.
 Never does: decide best paths, hold routes, or any I/O. It rewrites attributes only through the
-`AttributeInterner` so rewritten sets stay shared.
+`AttributeInterner` so rewritten sets stay shared; a next hop set on import goes on the Path instead.
 
 SHAPE (what `Policy.from_dict` accepts; the daemon's TOML `[policy.NAME]` tables are exactly this)::
 
@@ -53,6 +53,7 @@ everything on iBGP and for local sources (`default_policy`).
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -61,6 +62,7 @@ from enum import Enum
 from typing import Any
 
 from pybgp.rib.policy_values import PolicyError as PolicyError
+from pybgp.rib.policy_values import PrefixListEntry as PrefixListEntry
 from pybgp.rib.policy_values import format_community as format_community
 from pybgp.rib.policy_values import parse_community as parse_community
 from pybgp.rib.policy_values import parse_large_community as parse_large_community
@@ -72,6 +74,7 @@ from pybgp.rib.route import (
     Source,
     as_path_length,
     as_path_string,
+    make_path,
     rewrite_attributes,
 )
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
@@ -79,50 +82,13 @@ from pybgp.wire.constants import Afi, AsPathSegmentType
 from pybgp.wire.nlri import Prefix
 
 _Result = tuple[PathAttributes, tuple[IPAddress, ...]]  # a policy's output: attributes, next hops
+_NextHopResult = tuple[object, object, object, tuple[IPAddress, ...] | None]
 
 
 class Verdict(Enum):
     ACCEPT = "accept"
     REJECT = "reject"
     CONTINUE = "continue"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PrefixListEntry:
-    """One prefix-list line: `prefix` with an allowed length range [ge, le]."""
-
-    prefix: Prefix
-    ge: int
-    le: int
-
-    def matches(self, p: Prefix) -> bool:
-        return self.ge <= p.length <= self.le and self.prefix.contains(p)
-
-    @classmethod
-    def parse(cls, spec: str | Mapping[str, Any]) -> PrefixListEntry:
-        if isinstance(spec, str):
-            words = spec.split()
-            if not words:
-                raise PolicyError("empty prefix-list entry")
-            fields: dict[str, Any] = {"prefix": words[0]}
-            rest = words[1:]
-            if len(rest) % 2:
-                raise PolicyError(f"prefix-list entry {spec!r}: expected 'P [ge N] [le N]'")
-            for key, value in zip(rest[::2], rest[1::2], strict=True):
-                fields[key] = value
-            spec = fields
-        unknown = set(spec) - {"prefix", "ge", "le"}
-        if unknown:
-            raise PolicyError(f"prefix-list entry: unknown keys {sorted(unknown)}")
-        try:
-            prefix = Prefix.parse(str(spec["prefix"]))
-            ge = int(spec["ge"]) if "ge" in spec else prefix.length
-            le = int(spec["le"]) if "le" in spec else (prefix.max_length if "ge" in spec else prefix.length)
-        except (KeyError, ValueError) as exc:
-            raise PolicyError(f"prefix-list entry {spec!r}: {exc}") from exc
-        if not prefix.length <= ge <= le <= prefix.max_length:
-            raise PolicyError(f"prefix-list entry {spec!r}: need len <= ge <= le <= {prefix.max_length}")
-        return cls(prefix=prefix, ge=ge, le=le)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -310,7 +276,13 @@ class Actions:
         return self == _NO_ACTIONS
 
     def apply(self, path: Path, ctx: PolicyContext) -> tuple[PathAttributes, tuple[IPAddress, ...]]:
-        """The rewritten (attributes, next_hops) of `path`; not interned yet."""
+        """The rewritten (attributes, next_hops) of `path`; not interned yet.
+
+        A next hop set on import (TARGET rule 4 rewrites nine routes in ten) goes into the path's
+        `next_hops`, not into a copy of the attribute set: the received set stays the one shared
+        object (the codec's), so a ToR's rewritten routes cost no set of their own and both ToRs'
+        paths share one. `Path.next_hop` and every consumer read `next_hops` first. On export the
+        next hop goes into the attributes, because the NEXT_HOP attribute is what gets sent."""
         attrs = path.attributes
         changes: dict[str, Any] = {}
         if self.local_pref is not None:
@@ -340,10 +312,12 @@ class Actions:
         next_hops = path.next_hops
         new_nh = self._next_hop(path, ctx)
         if new_nh is not None:
-            if isinstance(new_nh, ipaddress.IPv4Address) and not path.next_hops:
+            if next_hops or not isinstance(new_nh, ipaddress.IPv4Address):
+                next_hops = _one_next_hop(new_nh)
+            elif ctx.export:
                 changes["next_hop"] = new_nh
-            else:
-                next_hops = (new_nh,)
+            elif new_nh != attrs.next_hop:
+                next_hops = _one_next_hop(new_nh)
         if changes:
             attrs = rewrite_attributes(attrs, changes)
         return attrs, next_hops
@@ -413,6 +387,19 @@ class Actions:
 
 _NO_ACTIONS = Actions()
 _MATCH_ALL = Match()
+_NEXT_HOP_TUPLES: dict[int, tuple[IPAddress]] = {}
+
+
+def _one_next_hop(address: IPAddress) -> tuple[IPAddress]:
+    """`(address,)`, one shared tuple per address object: a policy sets the same few next hops (the
+    ToRs' addresses, one object per session) on every path. Keyed by identity, because hashing an
+    address runs Python code; the tuple keeps the address alive, so its id is not reused. Bounded."""
+    found = _NEXT_HOP_TUPLES.get(id(address))
+    if found is None:
+        if len(_NEXT_HOP_TUPLES) >= 1024:
+            _NEXT_HOP_TUPLES.clear()
+        found = _NEXT_HOP_TUPLES[id(address)] = (address,)
+    return found
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,9 +433,14 @@ class Policy:
     prefix: a full table sharing a few hundred attribute sets then runs the rules a few hundred
     times, not a million. The cache is bounded and small: a feed sends one attribute set in a few
     consecutive UPDATEs, and with unique attributes every entry would be dead weight (~200 bytes).
+
+    A policy whose rules match everything and only set the next hop (TARGET's "from-tor", rule 4)
+    reads nothing of a path but its next hop on import, so its answer is also kept per (next hop,
+    session): unique attribute sets (feed (c), the real table) then run no rule at all.
     """
 
-    __slots__ = ("_cache", "_prefix_free", "_steps", "default", "name", "rules")
+    __slots__ = ("_cache", "_next_hop_only", "_nh_cache", "_prefix_free", "_steps", "default", "name",
+                 "rules")
 
     CACHE_LIMIT = 8_192
 
@@ -463,6 +455,13 @@ class Policy:
         self._steps = tuple((None if r.match == _MATCH_ALL else r.match,
                              None if r.actions.empty else r.actions, r.verdict) for r in self.rules)
         self._cache: dict[tuple[object, ...], tuple[PathAttributes, _Result | None]] = {}
+        self._next_hop_only = bool(self.rules) and all(
+            r.match == _MATCH_ALL
+            and dataclasses.replace(r.actions, next_hop=NextHopAction.UNCHANGED, next_hop_address=None).empty
+            for r in self.rules)
+        # (id(next_hops), id(NEXT_HOP), id(session)) -> the three objects (kept alive, so the ids
+        # stay theirs) and the import result's next hops, or None when rejected
+        self._nh_cache: dict[tuple[int, int, int], _NextHopResult] = {}
 
     @property
     def prefix_free(self) -> bool:
@@ -534,6 +533,8 @@ class Policy:
         """The path after policy (attributes interned), or None when rejected."""
         if not self.rules:
             return path if self.default is Verdict.ACCEPT else None
+        if self._next_hop_only and not ctx.export and ctx.neighbor is not None:
+            return self._apply_next_hop_only(path, ctx, ctx.neighbor)
         if self._prefix_free:
             neighbor = ctx.neighbor.name if ctx.neighbor is not None else ""
             attrs = path.attributes
@@ -545,22 +546,45 @@ class Policy:
                 result = hit[1]
             else:
                 result = self.evaluate(path, ctx)
-                if result is not None and interner is not None:
+                if result is not None and interner is not None and result[0] is not attrs:
                     result = (interner.intern(result[0]), result[1])
                 if len(self._cache) >= self.CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[key] = (attrs, result)  # holds `attrs`, so its id is not reused
         else:
             result = self.evaluate(path, ctx)
-            if result is not None and interner is not None:
+            if result is not None and interner is not None and result[0] is not path.attributes:
                 result = (interner.intern(result[0]), result[1])
         if result is None:
             return None
         attrs, next_hops = result
         if attrs is path.attributes and next_hops == path.next_hops:
             return path
-        return Path(attributes=attrs, peer=path.peer, next_hops=next_hops, stale=path.stale,
-                    path_id=path.path_id)
+        return make_path(attrs, path.peer, next_hops, path.stale, path.path_id)
+
+
+    def _apply_next_hop_only(self, path: Path, ctx: PolicyContext, neighbor: PeerInfo) -> Path | None:
+        """`apply` for a next-hop-only policy on import: the rules leave the attributes alone
+        (`Actions.apply` puts an import next hop on the path) and read only the next hop, so the
+        answer is `evaluate`'s for the first path with the same next hop(s) and session."""
+        attrs, next_hops = path.attributes, path.next_hops
+        key = (id(next_hops), id(attrs.next_hop), id(neighbor))
+        hit = self._nh_cache.get(key)
+        if hit is not None and hit[0] is next_hops and hit[1] is attrs.next_hop and hit[2] is neighbor:
+            new_hops = hit[3]
+        else:
+            result = self.evaluate(path, ctx)
+            if result is not None and result[0] is not attrs:  # not for these rules; stay exact anyway
+                return make_path(result[0], path.peer, result[1], path.stale, path.path_id)
+            new_hops = None if result is None else result[1]
+            if len(self._nh_cache) >= self.CACHE_LIMIT:
+                self._nh_cache.clear()
+            self._nh_cache[key] = (next_hops, attrs.next_hop, neighbor, new_hops)
+        if new_hops is None:
+            return None
+        if new_hops is next_hops:
+            return path
+        return make_path(attrs, path.peer, new_hops, path.stale, path.path_id)
 
 
 _RFC8212_REJECT = Policy.reject_all()

@@ -1,16 +1,22 @@
-"""The values a policy definition names, parsed: communities, large communities, and the error
-for a definition that is wrong.
+"""The values a policy definition names, parsed: prefix-list lines, communities, large communities,
+and the error for a definition that is wrong.
 
-Owns: `PolicyError` (bad config, reported with where it is), `parse_community` / `format_community`
-(RFC 1997 "ASN:VALUE" or a well-known name), `parse_large_community` (RFC 8092 "A:B:C").
+Owns: `PolicyError` (bad config, reported with where it is), `PrefixListEntry` ("P [ge N] [le N]"),
+`parse_community` / `format_community` (RFC 1997 "ASN:VALUE" or a well-known name),
+`parse_large_community` (RFC 8092 "A:B:C").
 Never does: evaluate policies (that is `policy.py`, which re-exports these names), hold routes, or
 any I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 from pybgp.wire.attributes import LargeCommunity
 from pybgp.wire.constants import WELL_KNOWN_COMMUNITIES
+from pybgp.wire.nlri import Prefix
 
 _COMMUNITY_NAMES = {name: value for value, name in WELL_KNOWN_COMMUNITIES.items()}
 
@@ -51,3 +57,41 @@ def parse_large_community(text: str) -> LargeCommunity:
     if len(values) != 3 or not all(0 <= v <= 0xFFFFFFFF for v in values):
         raise PolicyError(f"large community {text!r}: expected A:B:C of 32-bit numbers")
     return LargeCommunity(values[0], values[1], values[2])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PrefixListEntry:
+    """One prefix-list line: `prefix` with an allowed length range [ge, le]."""
+
+    prefix: Prefix
+    ge: int
+    le: int
+
+    def matches(self, p: Prefix) -> bool:
+        return self.ge <= p.length <= self.le and self.prefix.contains(p)
+
+    @classmethod
+    def parse(cls, spec: str | Mapping[str, Any]) -> PrefixListEntry:
+        if isinstance(spec, str):
+            words = spec.split()
+            if not words:
+                raise PolicyError("empty prefix-list entry")
+            fields: dict[str, Any] = {"prefix": words[0]}
+            rest = words[1:]
+            if len(rest) % 2:
+                raise PolicyError(f"prefix-list entry {spec!r}: expected 'P [ge N] [le N]'")
+            for key, value in zip(rest[::2], rest[1::2], strict=True):
+                fields[key] = value
+            spec = fields
+        unknown = set(spec) - {"prefix", "ge", "le"}
+        if unknown:
+            raise PolicyError(f"prefix-list entry: unknown keys {sorted(unknown)}")
+        try:
+            prefix = Prefix.parse(str(spec["prefix"]))
+            ge = int(spec["ge"]) if "ge" in spec else prefix.length
+            le = int(spec["le"]) if "le" in spec else (prefix.max_length if "ge" in spec else prefix.length)
+        except (KeyError, ValueError) as exc:
+            raise PolicyError(f"prefix-list entry {spec!r}: {exc}") from exc
+        if not prefix.length <= ge <= le <= prefix.max_length:
+            raise PolicyError(f"prefix-list entry {spec!r}: need len <= ge <= le <= {prefix.max_length}")
+        return cls(prefix=prefix, ge=ge, le=le)

@@ -2,8 +2,9 @@
 
 Owns: `Source` (bgp, interface, static, kernel), `PeerInfo` (the facts about a path's origin the
 decision process and policies read: addresses, ASNs, router ID, iBGP/eBGP, the link's subnet),
-`Path` (one candidate route: interned attributes + its origin), `BestChange` (what the kernel layer
-and the library's users receive) with its cheap constructor `best_change`, `AttributeInterner` (one
+`Path` (one candidate route: interned attributes + its origin) with its cheap constructor
+`make_path`, `BestChange` (what the kernel layer and the library's users receive) with its cheap
+constructor `best_change`, `AttributeInterner` (one
 shared `PathAttributes` per distinct set, also for sets that policies rewrote), and
 `rewrite_attributes` (the copy-with-changes those rewrites use).
 Never does: selection (that is `decision.py`), policy, or any I/O.
@@ -82,8 +83,11 @@ class PeerInfo:
 class Path:
     """One candidate route for a prefix: the attributes (interned, shared) and its origin.
 
-    `next_hops` carries MP_REACH next hops for IPv6 (global, link-local); IPv4 paths read
-    `attributes.next_hop`. `stale` marks a path kept by a graceful-restart helper (RFC 4724 4.2)
+    `next_hops`, when not empty, is the path's next hop and overrides `attributes.next_hop`: the
+    MP_REACH next hops (IPv6 global, link-local), or the IPv4 next hop an import policy set (TARGET
+    rule 4), kept here so the attribute set stays the received, shared one. Read the next hop
+    through `next_hop`, never `attributes.next_hop`. Export (`export_path`) moves an IPv4 one back
+    into the NEXT_HOP attribute. `stale` marks a path kept by a graceful-restart helper (RFC 4724 4.2)
     after its session went down, until End-of-RIB or the restart timer sweeps it. `path_id` is the
     RFC 7911 path identifier the peer gave it (0 without ADD-PATH): one peer may offer several
     paths for a prefix, told apart by it.
@@ -97,7 +101,7 @@ class Path:
 
     @property
     def next_hop(self) -> IPAddress | None:
-        """The first next hop: MP_REACH's for IPv6, else NEXT_HOP."""
+        """The first next hop: `next_hops[0]` (MP_REACH's, or a policy's), else NEXT_HOP."""
         if self.next_hops:
             return self.next_hops[0]
         return self.attributes.next_hop
@@ -132,6 +136,25 @@ def best_change(prefix: Prefix, best: Path | None, multipath: tuple[Path, ...]) 
     _BC_BEST(change, best)
     _BC_MULTIPATH(change, multipath)
     return change
+
+
+_PATH_SLOTS = tuple(vars(Path)[n].__set__ for n in ("attributes", "peer", "next_hops", "stale", "path_id"))
+
+
+def make_path(attributes: PathAttributes, peer: PeerInfo, next_hops: tuple[IPAddress, ...] = (),
+              stale: bool = False, path_id: int = 0) -> Path:
+    """`Path(attributes=..., peer=..., next_hops=..., stale=..., path_id=...)` for the receive loop
+    and policies, which make one or two per UPDATE (200k for a 100k x 2 feed of one prefix per
+    UPDATE): filling the five slots directly costs about a third of the frozen keyword `__init__`.
+    Same object, same equality (`tests/rib/test_fast_paths.py` checks it against the dataclass)."""
+    path = object.__new__(Path)
+    set_attributes, set_peer, set_next_hops, set_stale, set_path_id = _PATH_SLOTS
+    set_attributes(path, attributes)
+    set_peer(path, peer)
+    set_next_hops(path, next_hops)
+    set_stale(path, stale)
+    set_path_id(path, path_id)
+    return path
 
 
 @dataclass(slots=True)
