@@ -256,6 +256,18 @@ class PybgpdRxReceiver(PybgpdReceiver):
         self.driver.config = self.driver.config.replace("\n[kernel]\n", "\n[kernel]\nenabled = false\n", 1)
 
 
+class PybgpdUpdateDelayReceiver(PybgpdReceiver):
+    """pybgpd with the startup kernel hold: the same config plus `[kernel] update_delay = 30`, so each
+    prefix is written to the kernel once, as ECMP, after both ToRs' End-of-RIB (issue 6)."""
+
+    name = "pybgpd-ud"
+
+    def __init__(self, node: Node, feed_lab: FeedLab) -> None:
+        super().__init__(node, feed_lab)
+        assert "\n[kernel]\n" in self.driver.config
+        self.driver.config = self.driver.config.replace("\n[kernel]\n", "\n[kernel]\nupdate_delay = 30\n", 1)
+
+
 def _control(path: Path, command: str) -> Any:
     """One request on pybgpd's control socket (JSON lines), without spawning pybgpctl."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -434,6 +446,7 @@ class ExabgpReceiver:
 RECEIVERS: dict[str, Any] = {
     "pybgpd": PybgpdReceiver,
     "pybgpd-rx": PybgpdRxReceiver,
+    "pybgpd-ud": PybgpdUpdateDelayReceiver,
     "bird": BirdReceiver,
     "exabgp": ExabgpReceiver,
 }

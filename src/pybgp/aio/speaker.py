@@ -34,12 +34,13 @@ from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.negotiate import Negotiated
 from pybgp.fsm.states import State
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Reason, explain
-from pybgp.rib.manager import Rib
+from pybgp.rib.manager import Rib, update_end_of_rib
 from pybgp.rib.policy import Policy, PolicyContext
 from pybgp.rib.route import BestChange, IPNetwork, Path, PeerInfo, Source
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
 from pybgp.wire.constants import AsPathSegmentType, CeaseSubcode, Origin, RouteRefreshSubtype
+from pybgp.wire.context import Family
 from pybgp.wire.messages import Notification, RouteRefresh, Update
 from pybgp.wire.nlri import Prefix
 
@@ -438,6 +439,10 @@ class Speaker:
         self._events.append(("refresh", peer.name, msg))
         self._kick()
 
+    def on_end_of_rib(self, name: str, family: Family) -> None:
+        """Hook: `name`'s End-of-RIB for `family` was applied to the RIB (with every UPDATE before it).
+        Subclasses override it (the daemon's kernel `update_delay` waits for these); nothing here."""
+
     # -- the worker -------------------------------------------------------------------------------
 
     def _now(self) -> float:
@@ -518,6 +523,8 @@ class Speaker:
         now = self._now()
         if kind == "update" and isinstance(payload, Update):
             self._deliver(self.rib.receive(name, payload, now))
+            if (family := update_end_of_rib(payload)) is not None:
+                self.on_end_of_rib(name, family)
         elif kind == "up":
             neg = nb.peer.negotiated
             if neg is None:

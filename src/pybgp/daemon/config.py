@@ -10,6 +10,7 @@ Never does: touch the network or the kernel, or apply a config (that is `daemon.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -374,8 +375,11 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
             install_local=k_t.boolean("install_local", False),
             exclude_communities=k_t.converted_list("exclude_community", parse_community, "community"),
             policy=k_t.string("export", "accept"),
+            update_delay=k_t.number("update_delay", 0.0, lo=0.0),
         )
         k_t.finish()
+        if not math.isfinite(kernel.update_delay):  # TOML has inf and nan; a hold must end
+            k_t.error("update_delay", f"expected a finite number of seconds, got {kernel.update_delay}")
         if kernel.enabled and any(
             kernel.protocol == ki.protocol and kernel.table == ki.table for ki in origination.kernel
         ):

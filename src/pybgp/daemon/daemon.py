@@ -31,11 +31,13 @@ from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.origination import Origination
 from pybgp.daemon.schema import DaemonConfig, DynamicNeighborConfig, IPAddress, NeighborConfig
 from pybgp.daemon.translate import compile_policy, peer_settings, resolve_neighbors
+from pybgp.daemon.update_delay import KernelHold
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import FibPort
 from pybgp.fsm.states import State as BgpState
 from pybgp.rib.decision import DecisionOptions
-from pybgp.rib.route import BestChange, PeerInfo, Source
+from pybgp.rib.route import BestChange, PeerInfo, Source, best_change
+from pybgp.wire.context import Family
 from pybgp.wire.messages import Notification, Update
 from pybgp.wire.nlri import Prefix
 
@@ -63,6 +65,9 @@ class _DaemonSpeaker(Speaker):
         super().on_update(peer, update)
         self.daemon.metrics.update_received(peer.name)
 
+    def on_end_of_rib(self, name: str, family: Family) -> None:
+        self.daemon.kernel_hold.check()
+
 
 class Daemon:
     """pybgpd. `kernel=False` keeps it off the host's kernel (MemoryFib, no watcher): unit tests."""
@@ -86,6 +91,8 @@ class Daemon:
         self.watcher = watcher
         self.exporter = KernelExporter(self.fib, cfg, self.metrics, self._ifname_for)
         self.speaker = self._new_speaker(cfg)
+        # `update_delay` is read here only: a reload cannot start or stretch a hold
+        self.kernel_hold = KernelHold(cfg.kernel.update_delay, self.speaker, self.exporter)
         self.bfd = BfdGlue(
             self._bfd_down, self._bfd_up, self.metrics, service=bfd_service, local_address=self._local_address
         )
@@ -252,6 +259,7 @@ class Daemon:
             self._housekeeping.cancel()
         # Sessions going down must not rewrite the kernel now: it is flushed or kept as a whole below.
         self.exporter.frozen = True
+        self.kernel_hold.cancel()  # a held export is never written
         names = [v.name for v in self.speaker.neighbors() if v.enabled]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(
@@ -442,6 +450,7 @@ class Daemon:
                 n = self.cfg.neighbor(name)
                 if n is not None and n.interface is not None:
                     self.exporter.interface_up(n.interface)
+                self.kernel_hold.on_established()
                 event(log, "session-state", f"{name}: Established", neighbor=name, state="established")
                 self._states[name] = "established"
                 self.metrics.set_session_state(name, "established")
@@ -526,7 +535,9 @@ class Daemon:
         elif self._all_up_since is None:
             self._all_up_since = time.monotonic()
         settled = self._all_up_since is not None and time.monotonic() - self._all_up_since >= RECONCILE_SETTLE
-        if self._pending_reconcile and (settled or time.monotonic() - self.started_at > RECONCILE_DEADLINE):
+        self.kernel_hold.check()  # a session that went down without End-of-RIB may have ended the wait
+        ready = self._pending_reconcile and not (self.exporter.held or self.exporter.releasing)
+        if ready and (settled or time.monotonic() - self.started_at > RECONCILE_DEADLINE):
             # Routes adopted from the previous run (keep_on_exit) that no session re-announced go now.
             self._pending_reconcile = False
             self.reconcile_kernel()
@@ -538,16 +549,8 @@ class Daemon:
             self.origination.load_snapshot(self.watcher.dump())
 
     def reconcile_kernel(self) -> None:
-        changes = []
-        for prefix, paths in self.speaker.rib.loc.items():
-            changes.append(
-                BestChange(
-                    prefix=prefix,
-                    best=paths[0],
-                    multipath=tuple(self.speaker.rib.loc.multipath(prefix)) or paths[:1],
-                )
-            )
-        self.exporter.reconcile(changes)
+        """The kernel made to match the Loc-RIB (`items()` gives each prefix's multipath set, best first)."""
+        self.exporter.reconcile(best_change(p, paths[0], paths) for p, paths in self.speaker.rib.loc.items())
 
     # --- reload -----------------------------------------------------------------------------------
 

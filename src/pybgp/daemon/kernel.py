@@ -19,8 +19,9 @@ from pybgp.daemon.logsetup import event
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.schema import DaemonConfig, IPAddress, KernelExportConfig
 from pybgp.fib.model import MAX_ECMP, FibPort, FibRoute, NextHop
+from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.policy import Policy, PolicyContext, Verdict
-from pybgp.rib.route import BestChange, Path
+from pybgp.rib.route import BestChange, Path, best_change
 from pybgp.wire.nlri import Prefix
 
 log = logging.getLogger("pybgp.daemon.kernel")
@@ -35,6 +36,10 @@ SELECTION_LIMIT = 1024
 """Recent multipath selections remembered by `hops_for`. Feeds send the prefixes of one attribute set
 together, so a small memo hits as often as a big one; and with a unique set per prefix (feed (c)) every
 entry is dead weight: a 50,000-entry cache of them cost more (allocation, GC) than it saved."""
+
+
+RELEASE_SLICE = 20_000
+"""Prefixes per loop turn of the export that ends the startup hold (~0.1 s of kernel writes each)."""
 
 
 class KernelExporter:
@@ -73,6 +78,12 @@ class KernelExporter:
         self._derive(config)
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
+        # the startup hold (`[kernel] update_delay`): changes are dropped, not kept, until `release`
+        # exports the Loc-RIB as it is then, one slice of `_release_prefixes` per loop turn
+        self.held = False
+        self._release_loc: LocRib | None = None
+        self._release_prefixes: list[Prefix] = []
+        self._release_pos = 0
         # nexthop -> neighbors whose paths resolved to it (a handful): `installed_per_neighbor` maps
         # the FIB's per-nexthop route counts to neighbors, with no per-prefix record here
         self._owners: dict[NextHop, set[str]] = {}
@@ -144,16 +155,19 @@ class KernelExporter:
         if not self._policy.prefix_free:
             return self._hops_of(change.prefix, paths)
         # A full table shares a few attribute sets (interned) and one PeerInfo per session, so the
-        # nexthop set depends on the selection's (attributes, peer, next hops) only: one lookup.
+        # nexthop set depends on the selection's (attributes, peer, next hops) only: one lookup, by
+        # identity (the RIB shares one next-hop tuple per address; no address is hashed per change).
         key: tuple[object, ...]
         n = len(paths)
         if n == 2:  # the server's shape (two ToRs), and below one ToR's path: no generator per change
             a, b = paths
-            key = (id(a.attributes), id(a.peer), a.next_hops, id(b.attributes), id(b.peer), b.next_hops)
+            key = (
+                id(a.attributes), id(a.peer), id(a.next_hops), id(b.attributes), id(b.peer), id(b.next_hops)
+            )
         elif n == 1:
-            key = (id(best.attributes), id(best.peer), best.next_hops)
+            key = (id(best.attributes), id(best.peer), id(best.next_hops))
         else:
-            key = tuple(x for p in paths for x in (id(p.attributes), id(p.peer), p.next_hops))
+            key = tuple(x for p in paths for x in (id(p.attributes), id(p.peer), id(p.next_hops)))
         cached = self._selections.get(key)
         if cached is not None:
             return cached[0]
@@ -232,7 +246,7 @@ class KernelExporter:
     def on_best_changes(self, changes: Iterable[BestChange]) -> None:
         """Record a batch of changes (the daemon's path: one call per Loc-RIB batch, the per-change
         work in one tight loop); the FIB write happens once per loop turn for all changes recorded."""
-        if not self._enabled or self.frozen:
+        if not self._enabled or self.frozen or self.held:
             return
         pending, hops_for = self._pending, self.hops_for
         for change in changes:
@@ -241,6 +255,61 @@ class KernelExporter:
             pending[prefix.without_path_id() if prefix.path_id else prefix] = hops_for(change)
         if pending:
             self._schedule_flush()
+
+    def hold(self) -> None:
+        """Start the startup hold: best-path changes are not written (nor kept) until `release`."""
+        self.held = True
+
+    def release(self, loc: LocRib) -> None:
+        """End the hold: from now on changes are written as they come, and the whole Loc-RIB is
+        exported once, in slices of RELEASE_SLICE prefixes, one per loop turn (a full table is seconds
+        of kernel writes: sessions and nexthop removal keep running between slices).
+
+        Each slice reads the Loc-RIB as it is when the slice runs, so a change made after the release
+        (written by `on_best_changes` too) is never undone; a prefix gone by then is skipped. Nothing is
+        deleted: stale routes of a `keep_on_exit` restart are the daemon's pending reconcile's to remove."""
+        if not self.held:
+            return
+        self.held = False
+        self._release_loc = loc
+        self._release_prefixes = list(loc.prefixes())  # one reference per prefix, for the release only
+        self._release_pos = 0
+        self._release_step()
+
+    @property
+    def releasing(self) -> bool:
+        """True while the export that ended the hold still has slices to write."""
+        return self._release_loc is not None
+
+    def _release_step(self) -> None:
+        """Write one slice of the release export and schedule the next on the loop (all of them at
+        once without a running loop: unit tests calling synchronously)."""
+        while (loc := self._release_loc) is not None:
+            if self.frozen or not self._enabled:  # stopping, or a reload turned the kernel export off
+                self._release_loc, self._release_prefixes = None, []
+                return
+            prefixes, start = self._release_prefixes, self._release_pos
+            end = self._release_pos = min(start + RELEASE_SLICE, len(prefixes))
+            pending, hops_for = self._pending, self.hops_for
+            try:
+                for prefix in prefixes[start:end]:
+                    paths = loc.multipath(prefix)
+                    if paths and (hops := hops_for(best_change(prefix, paths[0], paths))):
+                        pending[prefix.without_path_id() if prefix.path_id else prefix] = hops
+            except Exception:  # a bug must not leave the release, and the stale-route removal, pending
+                log.exception("kernel release failed in prefixes %d-%d of %d", start, end, len(prefixes))
+                end = len(prefixes)
+            if end >= len(prefixes):
+                self._release_loc, self._release_prefixes = None, []
+            self._pending_since = self._pending_since or time.perf_counter()
+            self.flush_pending()
+            if self._release_loc is None:
+                return
+            try:
+                asyncio.get_running_loop().call_soon(self._release_step)
+                return
+            except RuntimeError:
+                continue
 
     def on_best_change(self, change: BestChange) -> None:
         """Record a change; the FIB write happens once per loop turn for all changes recorded."""
@@ -358,8 +427,10 @@ class KernelExporter:
         self._forget()
 
     def reconcile(self, changes: Iterable[BestChange]) -> None:
-        """Make the kernel exactly match the given selections (startup, resync, after reload)."""
-        if not self.cfg.enabled:
+        """Make the kernel exactly match the given selections (startup, resync, after reload). Not
+        during the startup hold: the kernel keeps what it has until `release` (a reload then changes
+        only what the release will export)."""
+        if not self.cfg.enabled or self.held:
             return
         # a generator: the FIB keeps each route's nexthop tuple, not a FibRoute per prefix (issue 6)
         desired = (r for r in (self.route_for(c) for c in changes) if r is not None)

@@ -168,6 +168,9 @@ class KernelExportConfig:
     install_local: bool = False  # rule 6: never install our own originated routes
     exclude_communities: tuple[int, ...] = ()
     policy: str = "accept"  # kernel export policy name
+    # seconds the first kernel export may wait at startup for every Established neighbor's End-of-RIB
+    # (0: no hold); see `pybgp.daemon.update_delay`
+    update_delay: float = 0.0
 
 
 BUILTIN_POLICIES: dict[str, dict[str, Any]] = {
