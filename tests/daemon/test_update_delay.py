@@ -17,6 +17,7 @@ from pathlib import Path as FsPath
 import pytest
 
 from pybgp.aio.speaker import Speaker
+from pybgp.daemon.commands import status
 from pybgp.daemon.config import ConfigErrors, load_config, parse_config
 from pybgp.daemon.daemon import Daemon
 from pybgp.daemon.kernel import RELEASE_SLICE, KernelExporter
@@ -187,9 +188,11 @@ async def test_daemon_holds_until_end_of_rib_then_resets_are_not_deferred(
     daemon, peer_sp, fib = held
     pfx = Prefix.parse("10.1.0.0/24")
     assert daemon.kernel_hold.held and daemon.exporter.held
+    assert status(daemon)["kernel_hold"] == "held (no session Established yet)"
     await daemon.start()
     await wait_for(lambda: pfx in fib.routes())  # well before 30 s: the peer's End-of-RIB ended the hold
     assert daemon.kernel_hold.state.ended_by == END_OF_RIB
+    assert status(daemon)["kernel_hold"] == f"ended ({END_OF_RIB})"
     assert fib.stats.log.count(("replace", pfx)) == 1
     # the static origination reached the peer during the hold: advertisements are never held
     assert peer_sp.best("10.99.0.0/24") is not None

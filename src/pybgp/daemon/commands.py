@@ -72,6 +72,7 @@ def status(d: Daemon) -> dict[str, Any]:
         "established": sum(1 for v in views if v.state.lower() == "established"),
         "loc_rib_prefixes": len(d.speaker.rib.loc),
         "kernel_routes": d.exporter.installed_count,
+        "kernel_hold": d.kernel_hold.describe(),  # `[kernel] update_delay`
         "originated": len(list(d.origination.all_prefixes())),
         "bfd": "on" if d.bfd.available else f"unavailable: {d.bfd.unavailable_reason}",
     }

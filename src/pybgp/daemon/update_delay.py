@@ -108,6 +108,17 @@ class KernelHold:
                 done.append(False)
         return done
 
+    def describe(self) -> str:
+        """For `show status`: "off", "held (...)", "releasing" or "ended (reason)"."""
+        if self.state.held:
+            if self.state.first_established is None:
+                return "held (no session Established yet)"
+            waiting = sum(1 for done in self.sessions() if not done)
+            return f"held ({waiting} session(s) without End-of-RIB, at most {self.state.delay:g} s)"
+        if self.exporter.releasing:
+            return "releasing"
+        return f"ended ({self.state.ended_by})" if self.state.ended_by else "off"
+
     def check(self) -> None:
         """End the hold if it is due (End-of-RIB, a session change, the housekeeping tick, the timer)."""
         if not self.state.held or self.exporter.frozen:
