@@ -111,6 +111,8 @@ _BPF_LDB_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x30, 0x15, 0x06
 _RTM_NEWROUTE, _RTM_DELROUTE = 24, 25
 # nlmsghdr (16 octets), then rtmsg: family, dst_len, src_len, tos, table, protocol
 _RTM_PROTOCOL_OFFSET = 16 + 5
+MAX_FILTERED_PROTOCOLS = 251
+"""Most protocols `route_protocol_filter` can skip over: its jumps are one octet (255 - 4)."""
 
 
 class _SockFilter(ctypes.Structure):
@@ -132,6 +134,8 @@ def route_protocol_filter(protocols: Collection[int]) -> list[tuple[int, int, in
     """
     lo, hi = (4, 5) if sys.byteorder == "little" else (5, 4)
     n = len(protocols)
+    if n > MAX_FILTERED_PROTOCOLS:  # the longest jump (4 + n) must fit the one-octet jt/jf fields
+        raise ValueError(f"{n} protocols: at most {MAX_FILTERED_PROTOCOLS} fit a classic BPF jump")
     accept, drop = 6 + n, 7 + n  # instruction indexes; a jump offset counts from the next instruction
     prog = [
         (_BPF_LDB_ABS, 0, 0, hi),
@@ -153,10 +157,11 @@ def drop_route_protocols(sock: socket.socket, protocols: Collection[int]) -> boo
     Why: a daemon installing a million routes gets a million notifications of its own routes on an
     event socket that follows table 119; dropping them in the kernel saves a wakeup, a `recv` and a
     header check per route in Python, and keeps them from overflowing the socket buffer (ENOBUFS and
-    a resync). Returns False (the caller's own header filter still applies) when the kernel refuses.
+    a resync). Returns False (the caller's own header filter still applies) when the kernel refuses,
+    or when there are more protocols than one program can skip over (`MAX_FILTERED_PROTOCOLS`).
     """
-    wanted = [p for p in protocols if 0 <= p <= 255]
-    if not wanted:
+    wanted = sorted({p for p in protocols if 0 <= p <= 255})
+    if not wanted or len(wanted) > MAX_FILTERED_PROTOCOLS:
         return False
     insns = route_protocol_filter(wanted)
     array = (_SockFilter * len(insns))(*(_SockFilter(*insn) for insn in insns))

@@ -454,7 +454,7 @@ class Policy:
         # The rules as evaluated: an empty match or empty actions is None (no per-path comparison).
         self._steps = tuple((None if r.match == _MATCH_ALL else r.match,
                              None if r.actions.empty else r.actions, r.verdict) for r in self.rules)
-        self._cache: dict[tuple[object, ...], tuple[PathAttributes, _Result | None]] = {}
+        self._cache: dict[tuple[object, ...], tuple[object, object, object, _Result | None]] = {}
         self._next_hop_only = bool(self.rules) and all(
             r.match == _MATCH_ALL
             and dataclasses.replace(r.actions, next_hop=NextHopAction.UNCHANGED, next_hop_address=None).empty
@@ -536,21 +536,21 @@ class Policy:
         if self._next_hop_only and not ctx.export and ctx.neighbor is not None:
             return self._apply_next_hop_only(path, ctx, ctx.neighbor)
         if self._prefix_free:
-            neighbor = ctx.neighbor.name if ctx.neighbor is not None else ""
-            attrs = path.attributes
-            # Keyed by identity (the codec and the interner share equal sets): hashing a whole
-            # attribute set per lookup cost more than the rules it saves.
-            key = (id(attrs), path.next_hops, path.peer.name, neighbor, ctx.export)
+            attrs, origin, neighbor = path.attributes, path.peer, ctx.neighbor
+            # Keyed by identity (the codec and the interner share equal sets; a session has one
+            # PeerInfo): hashing a whole set cost more than the rules it saves. Not by names: a new
+            # session of a neighbor (another local address for "self") must not get the old answer.
+            key = (id(attrs), path.next_hops, id(origin), id(neighbor), ctx.export)
             hit = self._cache.get(key)
-            if hit is not None and hit[0] is attrs:
-                result = hit[1]
+            if hit is not None and hit[0] is attrs and hit[1] is origin and hit[2] is neighbor:
+                result = hit[3]
             else:
                 result = self.evaluate(path, ctx)
                 if result is not None and interner is not None and result[0] is not attrs:
                     result = (interner.intern(result[0]), result[1])
                 if len(self._cache) >= self.CACHE_LIMIT:
                     self._cache.clear()
-                self._cache[key] = (attrs, result)  # holds `attrs`, so its id is not reused
+                self._cache[key] = (attrs, origin, neighbor, result)  # their ids stay theirs
         else:
             result = self.evaluate(path, ctx)
             if result is not None and interner is not None and result[0] is not path.attributes:
@@ -561,7 +561,6 @@ class Policy:
         if attrs is path.attributes and next_hops == path.next_hops:
             return path
         return make_path(attrs, path.peer, next_hops, path.stale, path.path_id)
-
 
     def _apply_next_hop_only(self, path: Path, ctx: PolicyContext, neighbor: PeerInfo) -> Path | None:
         """`apply` for a next-hop-only policy on import: the rules leave the attributes alone
