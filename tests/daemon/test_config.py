@@ -40,6 +40,7 @@ def test_server_example_is_target_server() -> None:
     assert [(k.table, k.protocol) for k in cfg.origination.kernel] == [(119, 30)]
     assert cfg.kernel.merge_paths == 16
     assert cfg.kernel.exclude_communities == ((64698 << 16) | 64699,)
+    assert cfg.kernel.update_delay == 10  # not a TARGET rule: the recommended startup hold (issue 6)
     tor1, tor2, lb = cfg.neighbors
     assert (tor1.address, tor1.interface, tor1.remote_as) == (
         ipaddress.ip_address("10.69.0.65"),
