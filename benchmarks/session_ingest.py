@@ -9,20 +9,31 @@ process CPU time. Anchor, same stream, same run: a bare asyncio socket whose pro
 difference is what the session layer costs. (BIRD's figure for the same load, from LAB-NOTES.md,
 is 2.6 s for 100k x 2 sessions; it is not re-measured here.)
 
-Run: .venv/bin/python benchmarks/session_ingest.py [--prefixes N]
+A third figure feeds the same stream to a `pybgp.aio.speaker.Speaker` (the daemon's receive path:
+Peer -> Speaker worker -> `Rib.receive` -> best-change callback), timed until the last prefix's
+best-path change reached the callback; it includes the RIB's work, so it is the session layer's cost
+in context rather than alone. `--gc daemon` runs everything with pybgpd's GC thresholds
+(`pybgp.daemon.main.GC_THRESHOLDS`) instead of CPython's defaults: the young-generation threshold
+decides how much the collector charges for UPDATEs held between decode and delivery.
+
+Run: .venv/bin/python benchmarks/session_ingest.py [--prefixes N] [--gc default|daemon]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import time
 
 from pybgp.aio.listener import Listener
 from pybgp.aio.peer import Peer
+from pybgp.aio.speaker import Speaker
 from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.states import State
+from pybgp.rib.policy import Policy
+from pybgp.rib.route import BestChange
 from pybgp.wire.attributes import AsPathSegment, PathAttributes, clear_intern_cache
 from pybgp.wire.constants import Afi, AsPathSegmentType, Origin
 from pybgp.wire.context import WireContext
@@ -114,6 +125,62 @@ async def via_peers(messages: list[bytes], prefixes: int) -> tuple[float, float]
         return elapsed, cpu
 
 
+async def via_speaker(messages: list[bytes], prefixes: int) -> tuple[float, float]:
+    """The same stream from a Peer into a Speaker: until every prefix's best change is delivered."""
+    # AS 64000: outside the stream's AS paths (65001, 64512..65511), so no path is a loop
+    speaker = Speaker(local_as=64000, router_id="10.0.0.2", listen_addresses=("127.0.0.1",), listen_port=0)
+    seen = 0
+    done = asyncio.Event()
+
+    def count(batch: list[BestChange]) -> None:
+        nonlocal seen
+        seen += sum(1 for c in batch if c.best is not None)
+        if seen >= prefixes:
+            done.set()
+
+    speaker.on_best_change(count)
+    speaker.add_neighbor(
+        PeerSettings(
+            local_as=64000,
+            remote_as=65001,
+            router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=ipaddress.IPv4Address("127.0.0.2"),
+            passive=True,
+            hold_time=90,
+        ),
+        import_policy=Policy.accept_all(),  # eBGP: RFC 8212 would reject everything
+    )
+    await speaker.start()
+    assert speaker.listen_port is not None
+    a = Peer(
+        PeerSettings(
+            local_as=65001,
+            remote_as=64000,
+            router_id=ipaddress.IPv4Address("10.0.0.1"),
+            remote_address=ipaddress.IPv4Address("127.0.0.1"),
+            local_address=ipaddress.IPv4Address("127.0.0.2"),
+            port=speaker.listen_port,
+            hold_time=90,
+            connect_retry_time=1.0,
+        ),
+        Counter(0),
+    )
+    a.start()
+    await a.wait_state(State.ESTABLISHED, 10)
+    await speaker.peer("127.0.0.2").wait_state(State.ESTABLISHED, 10)
+    clear_intern_cache()
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(messages), BATCH):
+        a.send_messages(messages[i : i + BATCH])
+        if not a.writable:
+            await a.drain()
+    await asyncio.wait_for(done.wait(), 300)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    await a.stop()
+    await speaker.stop()
+    return elapsed, cpu
+
+
 class _Floor(asyncio.Protocol):
     def __init__(self, ctx: WireContext, target: int, done: asyncio.Event) -> None:
         self.framer = MessageFramer()
@@ -152,7 +219,13 @@ async def floor(messages: list[bytes], prefixes: int, ctx: WireContext) -> tuple
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--prefixes", type=int, default=100_000)
+    parser.add_argument("--gc", choices=("default", "daemon"), default="default")
     args = parser.parse_args()
+    if args.gc == "daemon":
+        from pybgp.daemon.main import GC_THRESHOLDS
+
+        gc.set_threshold(*GC_THRESHOLDS)
+    print(f"GC thresholds {gc.get_threshold()} ({args.gc})")
     ctx = WireContext(as4=True, ibgp=False)
     messages = build(args.prefixes, ctx)
     size = sum(map(len, messages))
@@ -171,6 +244,11 @@ async def main() -> None:
         f"{args.prefixes / el2:,.0f} prefixes/s"
     )
     print(f"session layer overhead: {100 * (el / el2 - 1):.0f} % wall time")
+    el3, cpu3 = await via_speaker(messages, args.prefixes)
+    print(
+        f"pybgp Peer -> Speaker (FSM, worker, Rib.receive, best-change callback): {el3:.2f} s, "
+        f"CPU {cpu3:.2f} s, {args.prefixes / el3:,.0f} prefixes/s"
+    )
 
 
 if __name__ == "__main__":

@@ -431,6 +431,18 @@ class Speaker:
         self._events.append(("update", peer.name, update))
         self._kick()
 
+    def on_updates(self, peer: Peer, updates: list[Update]) -> None:
+        """The UPDATEs of one socket read (the Peer's batched `on_update`): one queue item for all,
+        applied in order by the worker in time slices like single ones. A subclass that hooks
+        `on_update` but not `on_updates` keeps seeing every UPDATE through its hook."""
+        cls = type(self)
+        if cls.on_update is not Speaker.on_update and cls.on_updates is Speaker.on_updates:
+            for update in updates:
+                self.on_update(peer, update)
+            return
+        self._events.append(("updates", peer.name, updates))
+        self._kick()
+
     def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None:
         self._events.append(("down", peer.name, (reason, notification)))
         self._kick()
@@ -475,6 +487,8 @@ class Speaker:
                 await self._work()
             except Exception:
                 log.exception("speaker worker failed; continuing")
+                if self._events:
+                    self._kick()  # the failed event is dropped; those behind it must not wait for a new one
             self._arm()
 
     async def _work(self) -> None:
@@ -483,7 +497,10 @@ class Speaker:
         while True:  # received events first; an initial export goes one slice at a time between them
             while self._events:
                 kind, name, payload = self._events.popleft()
-                if kind == "flush":
+                if kind == "updates":
+                    if name in self._neighbors and isinstance(payload, list):
+                        self._receive_updates(name, payload, loop, started + SLICE_SECONDS)
+                elif kind == "flush":
                     self._flush_slice(name, payload)
                 elif name in self._neighbors:
                     self._handle(kind, name, payload)
@@ -517,6 +534,34 @@ class Speaker:
                 (self._events.appendleft if front or nb.peer.settings.add_path_receive
                  else self._events.append)(("flush", name, prefixes))
             self._deliver(self.rib.flush_paths(name, head, self._now()))
+
+    def _receive_updates(
+        self, name: str, updates: list[Update], loop: asyncio.AbstractEventLoop, until: float
+    ) -> None:
+        """Apply `name`'s UPDATEs to the RIB in order, as `_handle` does one (each at its own loop
+        time), until `time.monotonic()` passes `until`; the rest go back to the head of the queue for
+        the next slice (also when one fails: only that one is lost, as with one event per UPDATE).
+
+        The best-path changes of the run go out in one `_deliver` (one callback call and one kernel
+        batch instead of one per UPDATE), and before any End-of-RIB hook, which must see every UPDATE
+        before it applied and delivered."""
+        receive, monotonic = self.rib.receive, time.monotonic
+        changes: list[BestChange] = []
+        done = 0
+        try:
+            for update in updates:
+                done += 1
+                changes += receive(name, update, loop.time())
+                if (family := update_end_of_rib(update)) is not None:
+                    self._deliver(changes)
+                    changes = []
+                    self.on_end_of_rib(name, family)
+                if monotonic() > until:
+                    break
+        finally:
+            self._deliver(changes)
+            if done < len(updates):
+                self._events.appendleft(("updates", name, updates[done:]))
 
     def _handle(self, kind: str, name: str, payload: object) -> None:
         nb = self._neighbors[name]

@@ -65,6 +65,10 @@ class _DaemonSpeaker(Speaker):
         super().on_update(peer, update)
         self.daemon.metrics.update_received(peer.name)
 
+    def on_updates(self, peer: Peer, updates: list[Update]) -> None:
+        super().on_updates(peer, updates)
+        self.daemon.metrics.update_received(peer.name, len(updates))
+
     def on_end_of_rib(self, name: str, family: Family) -> None:
         self.daemon.kernel_hold.check()
 

@@ -82,13 +82,14 @@ class Metrics:
         self._server: Any = None
         self._updates_in_children: dict[str, Any] = {}
 
-    def update_received(self, neighbor: str) -> None:
-        """Count one UPDATE from `neighbor`. Runs per message (200k per feed (c)): the labelled child
-        is looked up once per neighbor, not through `labels()` (a lock and a label check) every time."""
+    def update_received(self, neighbor: str, count: int = 1) -> None:
+        """Count `count` UPDATEs from `neighbor`. Runs per message or per read's batch (200k messages
+        per feed (c)): the labelled child is looked up once per neighbor, not through `labels()` (a
+        lock and a label check) every time."""
         child = self._updates_in_children.get(neighbor)
         if child is None:
             child = self._updates_in_children[neighbor] = self.updates_in.labels(neighbor)
-        child.inc()
+        child.inc(count)
 
     def set_session_state(self, neighbor: str, state: str) -> None:
         for s in SESSION_STATES:
