@@ -12,7 +12,7 @@ and from the Rib's queued UPDATEs back to the peers), the one worker task that p
 UPDATEs in slices that yield to the loop, the batching timer, `changes()` streams and
 `on_best_change` callbacks (batches of `BestChange` for the kernel layer, optionally filtered by a
 kernel export policy), BFD-driven `neighbor_down`, route refresh both ways, neighbor
-enable/disable/reset, and read-only views for `pybgpctl`.
+enable/disable/reset, and read-only views for `pybgpctl` (their types: `speaker_views`).
 Never does: route selection or policy (the Rib does), session protocol (the Peer does), or touch
 the kernel (the daemon maps `BestChange`s to `FibRoute`s).
 """
@@ -30,12 +30,13 @@ from dataclasses import dataclass
 
 from pybgp.aio.listener import Listener
 from pybgp.aio.peer import Peer
+from pybgp.aio.speaker_views import NeighborView, RouteView, kernel_view, route_views
 from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.negotiate import Negotiated
 from pybgp.fsm.states import State
-from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Reason, explain
+from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.manager import Rib, update_end_of_rib
-from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.policy import Policy
 from pybgp.rib.route import BestChange, IPNetwork, Path, PeerInfo, Source
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
@@ -57,32 +58,6 @@ FLUSH_SLICE = 2000  # prefixes of a dead session removed from the Loc-RIB per wo
 BestChangeCallback = Callable[[list[BestChange]], None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NeighborView:
-    """One neighbor as `pybgpctl show neighbors` prints it."""
-
-    name: str
-    address: str
-    remote_as: int | None
-    state: str
-    enabled: bool
-    established_since: float | None
-    received: int
-    accepted: int
-    advertised: int
-    stale: int
-    last_down_reason: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RouteView:
-    """One candidate path of a prefix; `reason` is BEST, MULTIPATH or why it lost."""
-
-    prefix: Prefix
-    path: Path
-    reason: Reason
-
-
 @dataclass(slots=True, kw_only=True)
 class _Neighbor:
     name: str
@@ -101,24 +76,6 @@ def _session_local_address(peer: Peer) -> IPAddress | None:
         return peer.settings.local_address
     endpoint = peer.local_endpoint
     return endpoint[0] if endpoint is not None else None
-
-
-def kernel_view(changes: Sequence[BestChange], policy: Policy) -> list[BestChange]:
-    """The changes as the kernel should see them: each multipath member run through `policy`
-    (TARGET rule 6: never install our own /32, pod routes or LB addresses); a prefix whose members
-    are all rejected becomes a removal."""
-    out: list[BestChange] = []
-    for change in changes:
-        kept: list[Path] = []
-        for path in change.multipath:
-            accepted = policy.apply(path, PolicyContext(prefix=change.prefix))
-            if accepted is not None:
-                kept.append(accepted)
-        if kept:
-            out.append(BestChange(prefix=change.prefix, best=kept[0], multipath=tuple(kept)))
-        else:
-            out.append(BestChange(prefix=change.prefix, best=None, multipath=()))
-    return out
 
 
 class Speaker:
@@ -394,20 +351,7 @@ class Speaker:
 
     def routes(self, prefix: Prefix | None = None, *, all_paths: bool = False) -> list[RouteView]:
         """Loc-RIB: best and multipath paths (every candidate with its `Reason` when `all_paths`)."""
-        prefixes = [prefix] if prefix is not None else list(self.rib.loc.prefixes())
-        out: list[RouteView] = []
-        for p in prefixes:
-            if all_paths:
-                out.extend(
-                    RouteView(prefix=p, path=path, reason=r) for path, r in explain(self.rib.loc.selection(p))
-                )
-            else:
-                paths = self.rib.loc.multipath(p)
-                out.extend(
-                    RouteView(prefix=p, path=path, reason=Reason.BEST if i == 0 else Reason.MULTIPATH)
-                    for i, path in enumerate(paths)
-                )
-        return out
+        return route_views(self.rib.loc, prefix, all_paths=all_paths)
 
     def rib_in(self, name: str, *, post_policy: bool = True) -> dict[Prefix, Path]:
         if post_policy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pybgp.aio.speaker import NeighborView, RouteView
+from pybgp.aio.speaker_views import NeighborView, RouteView
 from pybgp.rib.policy import format_community
 from pybgp.rib.route import Path, as_path_string
 from pybgp.wire.attributes import IPAddress, PathAttributes
