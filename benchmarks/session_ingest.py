@@ -80,6 +80,23 @@ class Counter:
         pass  # not used
 
 
+def sender(port: int, *, remote_as: int) -> Peer:
+    """The sending side of both measurements: AS 65001 at 127.0.0.2, connecting to 127.0.0.1:`port`."""
+    return Peer(
+        PeerSettings(
+            local_as=65001,
+            remote_as=remote_as,
+            router_id=ipaddress.IPv4Address("10.0.0.1"),
+            remote_address=ipaddress.IPv4Address("127.0.0.1"),
+            local_address=ipaddress.IPv4Address("127.0.0.2"),
+            port=port,
+            hold_time=90,
+            connect_retry_time=1.0,
+        ),
+        Counter(0),
+    )
+
+
 async def via_peers(messages: list[bytes], prefixes: int) -> tuple[float, float]:
     async with Listener(addresses=("127.0.0.1",), port=0) as lst:
         common = {"hold_time": 90, "connect_retry_time": 1.0}
@@ -95,18 +112,7 @@ async def via_peers(messages: list[bytes], prefixes: int) -> tuple[float, float]
             ),
             recv,
         )
-        a = Peer(
-            PeerSettings(
-                local_as=65001,
-                remote_as=65002,
-                router_id=ipaddress.IPv4Address("10.0.0.1"),
-                remote_address=ipaddress.IPv4Address("127.0.0.1"),
-                local_address=ipaddress.IPv4Address("127.0.0.2"),
-                port=lst.port,
-                **common,  # type: ignore[arg-type]
-            ),
-            Counter(0),
-        )
+        a = sender(lst.port, remote_as=65002)
         lst.add_peer(b)
         b.start()
         a.start()
@@ -152,19 +158,7 @@ async def via_speaker(messages: list[bytes], prefixes: int) -> tuple[float, floa
     )
     await speaker.start()
     assert speaker.listen_port is not None
-    a = Peer(
-        PeerSettings(
-            local_as=65001,
-            remote_as=64000,
-            router_id=ipaddress.IPv4Address("10.0.0.1"),
-            remote_address=ipaddress.IPv4Address("127.0.0.1"),
-            local_address=ipaddress.IPv4Address("127.0.0.2"),
-            port=speaker.listen_port,
-            hold_time=90,
-            connect_retry_time=1.0,
-        ),
-        Counter(0),
-    )
+    a = sender(speaker.listen_port, remote_as=64000)
     a.start()
     await a.wait_state(State.ESTABLISHED, 10)
     await speaker.peer("127.0.0.2").wait_state(State.ESTABLISHED, 10)
