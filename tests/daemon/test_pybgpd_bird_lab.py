@@ -28,28 +28,11 @@ from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab, Node
 from pybgp.testing.monitor import RouteMonitor
 
+from .bird_pair import rr_client_conf, two_tors
+
 pytestmark = pytest.mark.lab
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def bird_conf(name: str, me: str, peer: str, prefix: str) -> str:
-    return f"""
-log stderr all;
-router id {me};
-protocol device {{ scan time 10; }}
-protocol static {{ ipv4; route {prefix} blackhole; }}
-protocol bgp p {{
-  local {me} as 64600;
-  neighbor {peer} as 64600;
-  direct;
-  passive on;
-  rr client;
-  connect delay time 1;
-  error wait time 1,5;
-  ipv4 {{ import all; export all; next hop self; }};
-}}
-"""
 
 
 def pybgpd_conf(sock: Path, *, b1_policy: str = "", b2_hold: int = 240, extra: str = "") -> str:
@@ -107,14 +90,9 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig() -> Iterator[Rig]:
     with Lab("dmnbd") as lab:
-        p, n1, n2 = lab.node("p"), lab.node("b1"), lab.node("b2")
-        lab.link(p, "eth0", n1, "eth0", a_addrs=["10.0.1.1/24"], b_addrs=["10.0.1.2/24"])
-        lab.link(p, "eth1", n2, "eth0", a_addrs=["10.0.2.1/24"], b_addrs=["10.0.2.2/24"])
-        b1 = BirdDriver(
-            n1, bird_conf("b1", "10.0.1.2", "10.0.1.1", "10.1.0.0/16"), neighbors={"10.0.1.1": "p"}
-        )
-        b2 = BirdDriver(
-            n2, bird_conf("b2", "10.0.2.2", "10.0.2.1", "10.2.0.0/16"), neighbors={"10.0.2.1": "p"}
+        p, b1, b2 = two_tors(
+            lab, rr_client_conf("10.0.1.2", "10.0.1.1", ["10.1.0.0/16"]),
+            rr_client_conf("10.0.2.2", "10.0.2.1", ["10.2.0.0/16"]),
         )
         d = PybgpdDriver(p, "", neighbors={"10.0.1.2": "b1", "10.0.2.2": "b2"})
         d.config = pybgpd_conf(d.sock_path)

@@ -22,33 +22,12 @@ from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab, Node
 from pybgp.testing.monitor import RouteMonitor
 
+from .bird_pair import rr_client_conf, two_tors
+
 pytestmark = pytest.mark.lab
 
 PREFIXES = [f"10.60.{i // 256}.{i % 256}/32" for i in range(300)]
 HOP1, HOP2 = ("10.0.1.2", "eth0"), ("10.0.2.2", "eth1")
-
-
-def bird_conf(me: str, peer: str, *, graceful_restart: bool = True) -> str:
-    routes = "\n".join(f"  route {p} blackhole;" for p in PREFIXES)
-    gr = "" if graceful_restart else "  graceful restart off;\n"
-    return f"""
-log stderr all;
-router id {me};
-protocol device {{ scan time 10; }}
-protocol static {{ ipv4;
-{routes}
-}}
-protocol bgp p {{
-  local {me} as 64600;
-  neighbor {peer} as 64600;
-  direct;
-  passive on;
-  rr client;
-  connect delay time 1;
-  error wait time 1,5;
-{gr}  ipv4 {{ import all; export all; next hop self; }};
-}}
-"""
 
 
 def pybgpd_conf(node: Node, update_delay: float) -> str:
@@ -87,12 +66,11 @@ error_wait = [1, 5]
 @contextmanager
 def lab(prefix: str, *, b1_graceful_restart: bool = True) -> Iterator[tuple[Node, BirdDriver, BirdDriver]]:
     with Lab(prefix) as lb:
-        p, n1, n2 = lb.node("p"), lb.node("b1"), lb.node("b2")
-        lb.link(p, "eth0", n1, "eth0", a_addrs=["10.0.1.1/24"], b_addrs=["10.0.1.2/24"])
-        lb.link(p, "eth1", n2, "eth0", a_addrs=["10.0.2.1/24"], b_addrs=["10.0.2.2/24"])
-        b1_conf = bird_conf("10.0.1.2", "10.0.1.1", graceful_restart=b1_graceful_restart)
-        b1 = BirdDriver(n1, b1_conf, neighbors={"10.0.1.1": "p"})
-        b2 = BirdDriver(n2, bird_conf("10.0.2.2", "10.0.2.1"), neighbors={"10.0.2.1": "p"})
+        gr = "" if b1_graceful_restart else "  graceful restart off;\n"
+        p, b1, b2 = two_tors(
+            lb, rr_client_conf("10.0.1.2", "10.0.1.1", PREFIXES, extra=gr),
+            rr_client_conf("10.0.2.2", "10.0.2.1", PREFIXES),
+        )
         try:
             yield p, b1, b2
         finally:
