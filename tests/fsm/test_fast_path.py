@@ -1,4 +1,4 @@
-"""The per-UPDATE fast path in `BgpSession._on_frame` equals the table-driven path it short-cuts.
+"""The per-UPDATE fast path in `BgpSession._on_data` equals the table-driven path it short-cuts.
 
 Two sessions, identical but for `fast_updates`, get the same random inputs (UPDATEs valid, malformed,
 treat-as-withdraw or session-resetting, split across reads; KEEPALIVEs, OPENs, NOTIFICATIONs, garbage,

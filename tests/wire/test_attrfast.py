@@ -1,10 +1,11 @@
 """The decoder's fast paths agree with the general path, field for field, fault for fault.
 
-`attrfast.fast_semantic` (one pass over plain attribute lists, shared values), the single-AS_SEQUENCE
-shortcut of `decode_as_path`, the in-place `decode_prefix_run` and the inline UPDATE header check of
-`decode_message` exist only for speed: each test decodes the same bytes with and without them (the
-general path forced by patching `fast_semantic` to decline) and demands identical results, on real
-collector tables and on Hypothesis-generated attribute lists, well-formed or not.
+`attrfast.fast_parts` / `fast_semantic` (one pass over plain attribute lists, shared values), the
+single-AS_SEQUENCE shortcut of `decode_as_path`, the in-place `decode_prefix_run` and the inline UPDATE
+header check of `decode_message` exist only for speed: each test decodes the same bytes with and without
+them (the general path forced by patching `fast_parts` and `fast_semantic` to decline) and demands
+identical results, on real collector tables and on Hypothesis-generated attribute lists, well-formed or
+not.
 """
 
 from __future__ import annotations
@@ -41,13 +42,16 @@ _PLAIN_CODES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 32, 35, 14, 15, 0, 99
 @contextmanager
 def general_path_only() -> Iterator[None]:
     """Decode with the fast path declining every list, from cold caches; restore everything after."""
-    saved = attributes.__dict__["fast_semantic"]
-    setattr(attributes, "fast_semantic", lambda buf, ctx: None)  # noqa: B010
+    names = ("fast_parts", "fast_semantic")  # the decoder's entry point, the encoder's check
+    saved = {name: attributes.__dict__[name] for name in names}
+    for name in names:
+        setattr(attributes, name, lambda buf, ctx: None)
     clear_intern_cache()
     try:
         yield
     finally:
-        setattr(attributes, "fast_semantic", saved)  # noqa: B010
+        for name, function in saved.items():
+            setattr(attributes, name, function)
         clear_intern_cache()
 
 
@@ -368,5 +372,145 @@ def test_template_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPat
         data = origin + as_path + _attr(0x80, 4, struct.pack("!I", med))
         assert attrfast.fast_semantic(data, WireContext()) is not None
     assert all(len(templates) <= 3 for templates in attrfast._TEMPLATES)
+    # Lists differing in MED share one MED template; in LOCAL_PREF they do not: both caches bounded.
+    for local_pref in range(10):
+        data = origin + as_path + _attr(0x80, 4, bytes(4)) + _attr(0x40, 5, struct.pack("!I", local_pref))
+        assert attrfast.fast_semantic(data, WireContext(ibgp=True)) is not None
+    assert all(len(templates) <= 3 for templates in (*attrfast._TEMPLATES, *attrfast._MED_TEMPLATES))
+    assert any(attrfast._MED_TEMPLATES)
     clear_intern_cache()
-    assert not any(attrfast._TEMPLATES)
+    assert not any(attrfast._TEMPLATES) and not any(attrfast._MED_TEMPLATES)
+
+
+@st.composite
+def plain_attribute(draw: st.DrawFn) -> bytes:
+    """A well-formed attribute the fast path takes (MED and AS_PATH apart), so that whole lists of
+    them reach the template caches."""
+    code = draw(st.sampled_from([1, 3, 5, 6, 8, 9, 10, 16, 32, 35]))
+    unit = _UNIT.get(code, 4)
+    size = unit if code in (1, 3, 5, 6, 7, 9, 35) else unit * draw(st.integers(1, 3))
+    value = bytes((draw(st.integers(0, 2)),)) if code == 1 else draw(st.binary(min_size=size, max_size=size))
+    return _attr(_FLAGS.get(code, 0xC0) | draw(st.sampled_from([0, 0x10, 0x20])), code, value)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(plain_attribute(), max_size=5, unique_by=lambda a: a[1])
+    | st.lists(raw_attribute(), max_size=5),
+    path_at=st.integers(0, 6),
+    med_at=st.integers(0, 6),
+    med_flags=st.sampled_from([0x80, 0x80, 0x80, 0x90, 0xA0, 0xC0, 0x00]),
+    meds=st.tuples(st.binary(min_size=4, max_size=4), st.binary(min_size=4, max_size=4)),
+    med_size=st.sampled_from([4, 4, 4, 4, 4, 4, 3, 5]),
+    as_paths=st.tuples(_AS_PATHS, _AS_PATHS),
+    ctx=st.sampled_from(CONTEXTS),
+    has_nlri=st.booleans(),
+)
+def test_med_template_hits_equal_the_general_path(
+    parts: list[bytes],
+    path_at: int,
+    med_at: int,
+    med_flags: int,
+    meds: tuple[bytes, bytes],
+    med_size: int,
+    as_paths: tuple[bytes, bytes],
+    ctx: WireContext,
+    has_nlri: bool,
+) -> None:
+    """The same list with another AS_PATH and another MED value is read through the MED template
+    the first one left (its list without AS_PATH and without MED's value): still the general path's
+    result, whatever the MED's flags, size and place, and whatever else the list holds."""
+    lists = []
+    for as_path, med in zip(as_paths, meds, strict=True):
+        items = list(parts)
+        items.insert(min(med_at, len(items)), _attr(med_flags, 4, (med * 2)[:med_size]))
+        items.insert(min(path_at, len(items)), as_path)
+        lists.append(b"".join(items))
+    first, second = lists
+    clear_intern_cache()
+    try:
+        decode_path_attributes(first, ctx, has_nlri=has_nlri)  # fills the value and template caches
+    except WireError:
+        pass  # a session reset for the first list: the second one must still be judged right
+    intern.clear_tables()  # forget the sets, keep the templates
+
+    def run() -> object:
+        try:
+            return decode_path_attributes(second, ctx, has_nlri=has_nlri)
+        except WireError as exc:
+            return ("raised", type(exc), str(exc))
+
+    fast = run()
+    with general_path_only():
+        slow = run()
+    _assert_same(fast, slow)
+
+
+def test_lists_differing_in_med_share_one_template() -> None:
+    """Feed (c)'s shape, one set per prefix differing only in MED: one template, every set exact."""
+    ctx = WireContext(as4=True, ibgp=True)
+    head = _attr(0x40, 1, b"\x00") + _as_sequence(1, 65010) + _attr(0x40, 3, bytes((10, 69, 0, 65)))
+    lists = [
+        head + _attr(0x80, 4, struct.pack("!I", med)) + _attr(0x40, 5, struct.pack("!I", 100))
+        for med in range(1, 50)
+    ]
+    clear_intern_cache()
+    fast = [attrfast.fast_semantic(data, ctx) for data in lists]
+    assert [len(t) for t in attrfast._MED_TEMPLATES] == [0, 0, 0, 1]
+    assert len(attrfast._TEMPLATES[3]) == 1  # the first list only: later ones hit the MED template
+    with general_path_only():
+        for med, data, found in zip(range(1, 50), lists, fast, strict=True):
+            assert found is not None and found[0][3] == med and found[0][4] == 100
+            assert attributes._semantic(decode_path_attributes(data, ctx, has_nlri=True)[0]) == found[0]
+
+
+def test_general_path_helper_really_bypasses_the_fast_path() -> None:
+    """Every equality test above is only as good as `general_path_only`: under it, a plain list must
+    not reach the fast path's caches."""
+    ctx = WireContext(as4=True, ibgp=True)
+    data = (
+        _attr(0x40, 1, b"\x00") + _as_sequence(1, 65010) + _attr(0x40, 3, bytes(4)) + _attr(0x80, 4, bytes(4))
+    )
+    with general_path_only():
+        decode_path_attributes(data, ctx, has_nlri=True)
+        assert not any(attrfast._TEMPLATES) and not any(attrfast._MED_TEMPLATES) and not any(attrfast._VALUES)
+    decode_path_attributes(data, ctx, has_nlri=True)
+    assert any(attrfast._TEMPLATES)
+    clear_intern_cache()
+
+
+def test_med_template_reuses_the_last_as_path_only_for_the_same_bytes_and_width() -> None:
+    """MED template hits reuse the AS_PATH decoded last on that path: never across AS widths (the same
+    bytes are other ASNs at the other width), never for other bytes; sets of one run share it."""
+    as_path = _attr(0x40, 2, bytes.fromhex("0202" + "00010002" + "0201" + "0003"))  # valid at both widths
+    other = _attr(0x40, 2, bytes.fromhex("0202" + "00050006" + "0201" + "0007"))
+    head = _attr(0x40, 1, b"\x00")
+    tail = _attr(0x40, 3, bytes(4))
+    order = [
+        (ctx, path, med) for med in range(1, 6) for path in (as_path, as_path, other) for ctx in CONTEXTS
+    ]
+    lists = [(ctx, head + path + tail + _attr(0x80, 4, struct.pack("!I", med))) for ctx, path, med in order]
+    clear_intern_cache()
+    fast = [attrfast.fast_semantic(data, ctx) for ctx, data in lists]
+    assert any(attrfast._MED_TEMPLATES)
+    runs = [f[0][1] for f, (_, path, _) in zip(fast, order, strict=True) if f and path is as_path]
+    assert len({id(p) for p in runs}) < len(runs)  # runs of one AS_PATH share the decoded tuple
+    with general_path_only():
+        for found, (ctx, data) in zip(fast, lists, strict=True):
+            assert found is not None
+            assert attributes._semantic(decode_path_attributes(data, ctx, has_nlri=True)[0]) == found[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(plen=st.integers(0, 128), address=st.binary(min_size=16, max_size=16), v6=st.booleans())
+def test_one_prefix_field_equals_the_loop(plen: int, address: bytes, v6: bool) -> None:
+    """A field holding exactly one prefix skips the loop: same prefix, same image (host bits kept)."""
+    afi = Afi.IPV6 if v6 else Afi.IPV4
+    plen = min(plen, 128 if v6 else 32)
+    field = bytes((plen,)) + address[: (plen + 7) // 8]
+    one, image = decode_prefix_run(field, 0, len(field), afi)
+    two, image2 = decode_prefix_run(field + field, 0, 2 * len(field), afi)  # two prefixes: the loop
+    assert one == two[:1] and type(one[0]) is type(two[0])
+    assert (image is None) == (image2 is None)
+    if image is not None:
+        assert image.prefixes is one and image.raw == field

@@ -308,9 +308,9 @@ def _update_in_established(s: BgpSession, f: Fired, now: float) -> None:
 
 def established_update(s: BgpSession, update: Update, now: float) -> None:
     """The body of Established + UpdateMsg (27), shared by the table's handler and the session's
-    per-UPDATE fast path (`BgpSession._on_frame`), so both do exactly this."""
+    per-UPDATE fast path (in `BgpSession._on_data`), so both do exactly this."""
     s._restart_hold(now)
-    over = s._count_prefixes(update)
+    over = s._count_prefixes(update) if s.settings.max_prefix is not None else None
     if over is not None:
         limit = s.settings.max_prefix or 0
         # RFC 4486 section 4: AFI (2), SAFI (1), the prefix upper bound (4).
@@ -324,7 +324,7 @@ def established_update(s: BgpSession, update: Update, now: float) -> None:
         if restart is not None:
             s._timers.idle_hold = now + restart
         return
-    s._out.append(act.DeliverUpdate(update=update))
+    s._out.append(act.deliver_update(update))
 
 
 def _route_refresh_in_established(s: BgpSession, f: Fired, now: float) -> None:

@@ -1,12 +1,15 @@
 """The fast path of attribute decoding: one pass over a well-formed attribute list, values shared.
 
-Owns: `fast_semantic(buf, ctx)`, which walks a Path Attributes field whose every attribute is known,
-well-formed, unique and allowed on this session, and returns its values in `PathAttributes` field
-order (the semantic tuple) plus the bitmap of attribute codes seen; and the two bounded caches it reads
-through: per attribute value (like ExaBGP's per-attribute `Attribute.cache`: a table repeats the same
-NEXT_HOP, MED, COMMUNITIES, ORIGINATOR_ID or CLUSTER_LIST bytes in most UPDATEs, so each distinct
-encoding is decoded once and its value object shared), and per template (a whole list with its
-AS_PATH cut out: sets of a table differ mostly in AS_PATH, so the rest is read once per distinct form).
+Owns: `fast_parts(buf, ctx)` (the decoder's entry point) and `fast_semantic(buf, ctx)` (the same,
+assembled), which walk a Path Attributes field whose every attribute is known, well-formed, unique and
+allowed on this session, and return its values in `PathAttributes` field order (the semantic tuple)
+plus the bitmap of attribute codes seen; and the bounded caches they read through: per attribute value
+(like ExaBGP's per-attribute `Attribute.cache`: a table repeats the same NEXT_HOP, MED, COMMUNITIES,
+ORIGINATOR_ID or CLUSTER_LIST bytes in most UPDATEs, so each distinct encoding is decoded once and its
+value object shared), per template (a whole list with its AS_PATH cut out: sets of a table differ
+mostly in AS_PATH, so the rest is read once per distinct form) and per MED template (the same with
+MED's value cut out too: sets that differ only in AS_PATH and MED, one per prefix as a route
+reflector passes them on, are read once per distinct form as well).
 
 Never does: decide an RFC 7606 outcome. Anything unusual (MP_REACH/MP_UNREACH, AS4_PATH and
 AS4_AGGREGATOR, an unknown or repeated code, Optional/Transitive bits in conflict, an iBGP-only
@@ -30,7 +33,9 @@ __all__ = [
     "DEFAULT_SEMANTIC",
     "TEMPLATE_CACHE_SIZE",
     "VALUE_CACHE_SIZE",
+    "FastParts",
     "clear_value_cache",
+    "fast_parts",
     "fast_semantic",
 ]
 
@@ -50,6 +55,8 @@ DEFAULT_SEMANTIC: tuple[object, ...] = (
 
 _AS_PATH = 2
 _AS_PATH_BIT = 1 << _AS_PATH
+_MED = 4
+_U32 = struct.Struct("!I")
 _TRANS = int(AttrFlag.TRANSITIVE)
 _SHARED = ~((1 << 2) | (1 << 7))
 """Codes whose values are worth caching: all but AS_PATH and AGGREGATOR, which differ in nearly every
@@ -76,15 +83,24 @@ _TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], int]], ...] = ({}, {}, {
 list with its AS_PATH cut out -> (its semantic tuple, AS_PATH slot left empty; bitmap of codes seen
 with AS_PATH's bit included)."""
 
+_MED_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], int]], ...] = ({}, {}, {}, {})
+"""The same templates keyed by the list without its AS_PATH and without the first MED's 4 value octets
+(its header kept): a set that differs from a known one only in AS_PATH and MED -- every UPDATE of feed
+(c) of `feed_server.py`, 100k one-prefix UPDATEs with MED = index -- is read from here, the list's
+own MED put in. Bounded like `_TEMPLATES`."""
+
 _UNSHARED = ~_SHARED
 
 
 def clear_value_cache() -> None:
-    """Forget every cached attribute value and template (tests and cold-cache benchmarks)."""
+    """Forget every cached attribute value and template, and the last AS_PATH of the MED template
+    path (tests and cold-cache benchmarks)."""
+    global _last_med_path
     for cache in _VALUES:
         cache.clear()
-    for templates in _TEMPLATES:
+    for templates in (*_TEMPLATES, *_MED_TEMPLATES):
         templates.clear()
+    _last_med_path = _NO_PATH
 
 
 def _decode_one(code: int, flags: int, value: bytes, ctx: WireContext) -> _Hit | None:
@@ -102,14 +118,37 @@ def _decode_one(code: int, flags: int, value: bytes, ctx: WireContext) -> _Hit |
     return (1 << code, slot, decoded)
 
 
+FastParts = tuple[tuple[object, ...], int, object, object]
+"""What `fast_parts` returns: (values, codes seen, AS_PATH, MED). The semantic tuple is `values` with
+AS_PATH in slot 1 and, unless MED is None, MED in slot 3. `values` is shared by every set read
+through one template, so the decoder builds the set from the parts rather than copying the tuple."""
+
+
 def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int] | None:
-    """(semantic tuple, bitmap of codes seen) for a plain well-formed attribute list, else None.
+    """(semantic tuple, bitmap of codes seen) for a plain well-formed attribute list, else None:
+    `fast_parts` assembled (for the encoder's check of a received image, and for tests)."""
+    found = fast_parts(buf, ctx)
+    if found is None:
+        return None
+    values, seen, as_path, med = found
+    semantic = list(values)
+    semantic[1] = as_path
+    if med is not None:
+        semantic[3] = med
+    return tuple(semantic), seen
+
+
+def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
+    """The parts of the semantic tuple (`FastParts`) of a plain well-formed attribute list, else None.
 
     The hot loop of a full-table load. AS_PATH differs in nearly every set, the other attributes much
     less (the 2015 full table: 15,316 distinct lists-without-AS_PATH in 89,675 UPDATEs of 8.2 attributes
     each). So the headers are walked up to AS_PATH (usually just ORIGIN before it), AS_PATH is decoded
     in place, and the rest -- the list with AS_PATH cut out -- is looked up whole in the template
-    cache; only a miss reads it attribute by attribute (`_read`, through the per-value cache).
+    cache. On a miss, the rest with MED's value cut out too is looked up in the MED template cache
+    (sets that differ only in AS_PATH and MED: feed (c) of `feed_server.py`, 100k one-prefix UPDATEs
+    with MED = index); only a miss there reads it attribute by attribute (`_read`, through the
+    per-value cache).
     """
     n = len(buf)
     if not n:
@@ -126,16 +165,25 @@ def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int
                 break
             i = end
         else:
-            return _read(buf, ctx)  # no AS_PATH: read it all
+            read = _read(buf, ctx)  # no AS_PATH: read it all
+            return None if read is None else (read[0], read[1], read[0][1], None)
         if (flags & _OPT_TRANS) != _TRANS:
             return None
-        as_path = decode_as_path_at(buf, start, end, ctx.as4)
-    except (IndexError, MalformedAttribute):
-        return None  # a header cut short, a malformed AS_PATH: the general path names the fault
+    except IndexError:
+        return None  # a header cut short: the general path names the fault
     rest = buf[:i] + buf[end:] if i else buf[end:]
-    templates = _TEMPLATES[2 * ctx.as4 + ctx.ibgp]
+    index = 2 * ctx.as4 + ctx.ibgp
+    templates = _TEMPLATES[index]
     template = templates.get(rest)
     if template is None:
+        # Not a known list: maybe one that differs from a known one only in MED's value.
+        med_templates = _MED_TEMPLATES[index]
+        med_at = _med_value_at(rest)
+        if med_at >= 0:
+            med_key = rest[:med_at] + rest[med_at + 4 :]
+            template = med_templates.get(med_key)
+            if template is not None:
+                return _with_med_path(template, buf, start, end, ctx.as4, _U32.unpack_from(rest, med_at)[0])
         read = _read(rest, ctx)
         if read is None or read[1] & _AS_PATH_BIT:
             return None  # declined, or AS_PATH repeated (RFC 7606 section 3 g): the general path judges
@@ -145,10 +193,66 @@ def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int
             if len(templates) >= TEMPLATE_CACHE_SIZE:
                 templates.clear()
             templates[rest] = template
-    values, seen = template
-    semantic = list(values)
-    semantic[1] = as_path
-    return tuple(semantic), seen
+            if med_at >= 0:
+                if len(med_templates) >= TEMPLATE_CACHE_SIZE:
+                    med_templates.clear()
+                med_templates[med_key] = template
+    try:
+        as_path = decode_as_path_at(buf, start, end, ctx.as4)
+    except (IndexError, MalformedAttribute):
+        return None  # a malformed AS_PATH: the general path names the fault
+    return template[0], template[1], as_path, None
+
+
+_NO_PATH: tuple[bytes, bool, object] = (b"", False, ())
+_last_med_path = _NO_PATH
+"""The AS_PATH (its value bytes, the context's 4-octet AS flag, the decoded path) of the last list read
+through a MED template; see `_with_med_path`."""
+
+
+def _with_med_path(
+    template: tuple[tuple[object, ...], int], buf: bytes, start: int, end: int, as4: bool, med: int
+) -> FastParts | None:
+    """`fast_parts`' answer for a MED template hit, with the AS_PATH at buf[start:end].
+
+    Sets that differ only in MED usually come in a run with one AS_PATH (a route reflector passing
+    the routes of one origin, each with its own MED: feed (c)), so the AS_PATH decoded last on this
+    path is reused when the bytes are the same: the sets then share one AS_PATH tuple, which saves
+    decoding it and ~150 bytes per set. (Only here: in a full table consecutive sets seldom share
+    their AS_PATH, 5% of the 2015 table's UPDATEs, and remembering each one would cost more.)"""
+    global _last_med_path
+    last = _last_med_path  # read once: a tuple replaced whole, so a thread sees one consistent entry
+    raw = last[0]
+    if last[1] == as4 and end - start == len(raw) and buf.startswith(raw, start):
+        as_path = last[2]
+    else:
+        try:
+            as_path = decode_as_path_at(buf, start, end, as4)
+        except (IndexError, MalformedAttribute):
+            return None  # a malformed AS_PATH: the general path names the fault
+        _last_med_path = (buf[start:end], as4, as_path)
+    return template[0], template[1], as_path, med
+
+
+def _med_value_at(rest: bytes) -> int:
+    """Where the value of the first MED of `rest` (a list without its AS_PATH) starts, if that MED has
+    a 4-octet value (the only well-formed one); else -1, also for a list cut short."""
+    n = len(rest)
+    i = 0
+    while i < n - 2:
+        flags = rest[i]
+        if flags & _EXT:
+            if i + 4 > n:
+                return -1
+            start = i + 4
+            end = start + ((rest[i + 2] << 8) | rest[i + 3])
+        else:
+            start = i + 3
+            end = start + rest[i + 2]
+        if rest[i + 1] == _MED:
+            return start if end - start == 4 and end <= n else -1
+        i = end
+    return -1
 
 
 def _read(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int] | None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, NamedTuple
 
@@ -37,7 +38,7 @@ from pybgp.wire.aspath import (
     merge_as4_path,
     needs_as4_path,
 )
-from pybgp.wire.attrfast import clear_value_cache, fast_semantic
+from pybgp.wire.attrfast import clear_value_cache, fast_parts, fast_semantic
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
 from pybgp.wire.attrspec import Aggregator as Aggregator
 from pybgp.wire.attrspec import encode_aggregator
@@ -151,18 +152,22 @@ assert tuple(f.name for f in fields(PathAttributes)) == (*_SEMANTIC_FIELDS, "wir
 _SLOT_SETTERS = tuple(vars(PathAttributes)[name].__set__ for name in (*_SEMANTIC_FIELDS, "wire"))
 
 
-def _new_attributes(semantic: tuple[object, ...], wire: WireImage) -> PathAttributes:
-    """`PathAttributes(**dict(zip(_SEMANTIC_FIELDS, semantic)), wire=wire)` for the decoder's fast path:
-    the slots are filled once through their descriptors, spelt out one by one, instead of the frozen
-    keyword `__init__`'s per-field `object.__setattr__` calls (a loop over the setters costs ~70% more
-    than this; one set is built per distinct attribute list, i.e. per UPDATE of a full table)."""
+def _new_attributes(
+    values: tuple[object, ...], as_path: object, med: object, wire: WireImage
+) -> PathAttributes:
+    """The set `attrfast.fast_parts` describes: `PathAttributes(**dict(zip(_SEMANTIC_FIELDS, values)),
+    wire=wire)` with `as_path` for the AS_PATH slot and, unless None, `med` for the MED slot, for the
+    decoder's fast path. The slots are filled once through their descriptors, spelt out one by one,
+    instead of the frozen keyword `__init__`'s per-field `object.__setattr__` calls (a loop over the
+    setters costs ~70% more than this; one set is built per distinct attribute list, i.e. per UPDATE of
+    a full table), and from the template's shared tuple without copying it."""
     s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, set_wire = _SLOT_SETTERS
-    v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13 = semantic  # in `_SEMANTIC_FIELDS` order
+    v0, _, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13 = values  # in `_SEMANTIC_FIELDS` order
     attrs = _new_object(PathAttributes)
     s0(attrs, v0)
-    s1(attrs, v1)
+    s1(attrs, as_path)
     s2(attrs, v2)
-    s3(attrs, v3)
+    s3(attrs, v3 if med is None else med)
     s4(attrs, v4)
     s5(attrs, v5)
     s6(attrs, v6)
@@ -386,16 +391,21 @@ def decode_path_attributes(
     index = 2 * ctx.as4 + ctx.ibgp
     ref = _TABLES[index].get(buf)
     interned = ref() if ref is not None else None
-    mp_spans: list[tuple[int, int, int, int]] = []
+    mp_spans: Sequence[tuple[int, int, int, int]] = ()
     if ref is not None and interned is not None:  # seen before, still in use, held no MP attribute
         attrs, fault, seen = interned, ref.fault, ref.seen
+        if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
+            return attrs, None, None, fault  # as below, with nothing of MP to decode
     else:
-        found = fast_semantic(buf, ctx)
+        found = fast_parts(buf, ctx)
         if found is not None:  # a plain list without fault or MP attribute: built here, interned
-            semantic, seen = found
+            values, seen, as_path, med = found
             image = _new_tuple(WireImage, (None, (buf,), ctx.as4, ctx.ibgp, seen))
-            attrs, fault = _new_attributes(semantic, image), None
+            attrs = _new_attributes(values, as_path, med, image)
             intern_set(index, buf, attrs, None, seen)
+            if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
+                return attrs, None, None, None  # the usual UPDATE of a table: nothing more to check
+            fault = None
         else:
             (attrs, fault, seen), mp_spans = _scan_and_decode(buf, ctx)
     mp_reach: MpReach | None = None

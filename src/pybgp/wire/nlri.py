@@ -132,6 +132,15 @@ def decode_prefix_run(
         raise _invalid("prefix overruns the NLRI field")
     maxbits = _BITS[afi]
     steps = _STEPS[afi]
+    if not addpath:
+        plen = buf[start]
+        if plen <= maxbits and start + steps[plen][0] == end:
+            # One prefix fills the field (one-prefix UPDATEs, as BIRD sends routes with sets of
+            # their own): the loop below without its set-up and list, for the same result.
+            _, host, shift, mask = steps[plen]
+            value = int.from_bytes(buf[start:end], "big")
+            one = (_new_prefix(Prefix, (afi, (value << shift) & mask, plen, 0)),)
+            return one, None if not value & host else NlriImage(one, buf[start:end])
     from_bytes = int.from_bytes
     new = _new_prefix
     out: list[Prefix] = []
