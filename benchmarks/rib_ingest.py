@@ -23,8 +23,11 @@ Two feeds:
   `--real-limit N` takes the first N prefixes.
 
 Per feed: receive seconds (wall, CPU), paths per second, RSS growth per path (after a full GC; the
-pre-encoded UPDATEs exist before and after, so they are not counted; each feed runs in its own
-forked process so one feed's freed memory does not hide the next one's growth), and the time for
+pre-encoded UPDATEs exist before and after, so they are not counted; each feed is built in one
+forked process and fed in another, so neither the feed's construction nor another feed's freed
+memory is reused unseen by the RIB -- before 2026-11-26 09:30 UTC the feed was built in the measuring
+process, which hid ~40-90 bytes per path of the RIB's growth) and peak RSS growth
+per path (VmHWM, reset when the feed starts: transients such as a big dict's resize count), and the time for
 `neighbor_down` of one ToR (the BFD-down flush: every prefix drops to one path, one batch).
 Runs under the daemon's GC thresholds (`pybgp.daemon.main.tune_gc`). Anchor, same run: the decode
 time of the same UPDATEs (the codec floor every receiver pays); BIRD's figures for the same feed are
@@ -69,13 +72,23 @@ FROM_TOR = {"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}]}
 TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
 
 
-def rss_bytes() -> int:
-    """Resident set size now (VmRSS), the figure the daemon's `bytes per path` is built from."""
+def rss_bytes(field: str = "VmRSS") -> int:
+    """Resident set size now (VmRSS), or its peak since `reset_peak_rss` (VmHWM, what the daemon's
+    `bytes per path` in feed_server.py is built from)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def reset_peak_rss() -> None:
+    """Start VmHWM afresh at the current RSS (Linux `clear_refs` 5), so the peak is the feed's own."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
 
 
 class GcTimer:
@@ -211,6 +224,7 @@ class Result:
     receive_cpu_s: float
     paths_per_s: float
     bytes_per_path: float
+    peak_bytes_per_path: float
     best_changes: int
     gc_s: float
     gc_full: int
@@ -218,21 +232,30 @@ class Result:
     down_changes: int
 
 
-def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfile.Profile | None,
-             trace: bool, lb: bool, testdata: Path | None = None) -> Result:
+def build_streams(name: str, prefixes: int, sets: int, unique: bool,
+                  testdata: Path | None = None) -> tuple[int, dict[str, list[bytes]]]:
+    """(prefix count, ToR name -> its UPDATE stream) of one feed."""
     ctx = WireContext(ibgp=True)
     if name == "real":
         assert testdata is not None
-        prefixes, streams = build_real_feed(testdata, prefixes or None, ctx)
-    else:
-        stream = build_feed(prefixes, sets, unique, ctx)
-        streams = {tor: stream for tor, *_ in TORS}  # a reflector passes routes unchanged
+        return build_real_feed(testdata, prefixes or None, ctx)
+    stream = build_feed(prefixes, sets, unique, ctx)
+    return prefixes, {tor: stream for tor, *_ in TORS}  # a reflector passes routes unchanged
+
+
+def run_feed(name: str, prefixes: int, streams: dict[str, list[bytes]], profile: cProfile.Profile | None,
+             trace: bool, lb: bool) -> Result:
+    """Feed `streams` to a fresh `Rib`. Run it in a process that did not build the streams: building
+    them frees far more small objects (the feed's `Prefix` lists, the MRT decode) than the RIB then
+    allocates, and the RIB reusing that freed memory would not show as RSS growth."""
+    ctx = WireContext(ibgp=True)
     rib = make_rib(lb)
     bring_up(rib, ctx, lb)
     gc.collect()
     if trace:
         tracemalloc.start(8)
     base_rss = rss_bytes()
+    reset_peak_rss()
     decode_s = receive_s = decode_cpu = 0.0
     changes = 0
     timer = GcTimer()
@@ -254,6 +277,7 @@ def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfil
     if profile is not None:
         profile.disable()
     cpu = cpu_seconds() - cpu0
+    peak = rss_bytes("VmHWM") - base_rss
     gc.callbacks.remove(timer)
     del msg
     gc.collect()
@@ -276,6 +300,7 @@ def run_feed(name: str, prefixes: int, sets: int, unique: bool, profile: cProfil
     return Result(feed=name, prefixes=prefixes, paths=paths, updates=updates, decode_s=decode_s,
                   receive_s=receive_s, receive_cpu_s=max(0.0, cpu - decode_cpu),
                   paths_per_s=paths / receive_s if receive_s else 0.0, bytes_per_path=grown / paths,
+                  peak_bytes_per_path=peak / paths,
                   best_changes=changes, gc_s=sum(timer.seconds), gc_full=timer.count[2], down_s=down_s,
                   down_changes=len(down))
 
@@ -311,12 +336,17 @@ def main(argv: list[str] | None = None) -> list[Result]:
         else:
             label = f"{name}: {n:,} x 2" + (f" over {sets} sets" if not unique else ", one prefix per UPDATE")
         print(label)
-        if profile is None:  # a fresh process per feed: RSS growth is this feed's alone
+        if profile is None:
+            # The streams are built in one process and fed in another that only unpickles them, so
+            # RSS growth is this feed's RIB alone (see `run_feed`).
             with multiprocessing.get_context("fork").Pool(1) as pool:
-                r = pool.apply(run_feed, (name, n, sets, unique, None, args.tracemalloc, args.lb,
-                                          args.testdata))
+                count, streams = pool.apply(build_streams, (name, n, sets, unique, args.testdata))
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                r = pool.apply(run_feed, (name, count, streams, None, args.tracemalloc, args.lb))
+            del streams
         else:
-            r = run_feed(name, n, sets, unique, profile, args.tracemalloc, args.lb, args.testdata)
+            count, streams = build_streams(name, n, sets, unique, args.testdata)
+            r = run_feed(name, count, streams, profile, args.tracemalloc, args.lb)
         results.append(r)
         if name == "real":
             print(f"  {r.prefixes:,} prefixes, {r.updates:,} UPDATEs")
@@ -324,7 +354,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
         print(f"  Rib.receive       {r.receive_s:7.2f} s wall, {r.receive_cpu_s:.2f} CPU s, "
               f"{r.paths_per_s:,.0f} paths/s, {r.receive_s / r.paths * 1e5:.2f} s per 100k paths")
         print(f"  of which GC       {r.gc_s:7.2f} s ({r.gc_full} full collections)")
-        print(f"  memory            {r.bytes_per_path:7.0f} bytes per path (RSS growth / {r.paths:,} paths)")
+        print(f"  memory            {r.bytes_per_path:7.0f} bytes per path (RSS growth / {r.paths:,} paths), "
+              f"peak {r.peak_bytes_per_path:.0f} (VmHWM growth, as feed_server.py counts)")
         print(f"  neighbor_down     {r.down_s:7.2f} s for {r.down_changes:,} best changes")
     if profile is not None:
         profile.dump_stats(args.profile)

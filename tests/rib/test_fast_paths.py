@@ -21,7 +21,7 @@ from pybgp.rib.adj_rib import export_path
 from pybgp.rib.decision import DecisionOptions, Reason, rank_pair, select
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.manager import Rib, never_exported
-from pybgp.rib.policy import Policy, PolicyContext
+from pybgp.rib.policy import Policy, PolicyContext, policy_context
 from pybgp.rib.route import BestChange, Path, PeerInfo, Source, best_change, make_path, rewrite_attributes
 from pybgp.wire.attributes import AsPathSegment, PathAttributes, WireImage
 from pybgp.wire.constants import AsPathSegmentType, Origin
@@ -269,6 +269,16 @@ def test_make_path_is_the_dataclass() -> None:
         assert type(fast) is Path and fast.attributes is attrs
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.stale = False  # type: ignore[misc]
+
+
+def test_policy_context_is_the_dataclass() -> None:
+    for args in ((PFX, PAIR_PEERS[0]), (PFX, None, True)):
+        fast = policy_context(*args)  # type: ignore[arg-type]
+        slow = PolicyContext(**dict(zip(("prefix", "neighbor", "export"), args, strict=False)))
+        assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+        assert type(fast) is PolicyContext and fast.prefix is PFX
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.export = False  # type: ignore[misc]
 
 
 @settings(max_examples=150, deadline=None)

@@ -8,7 +8,8 @@ Never does: protocol decisions (all in `pybgp.fsm`), or touch routes (the handle
 
 Back-pressure: each transport gets write-buffer limits (`high_water`/`low_water`); above the high mark
 `writable` is False and `await drain()` blocks the producer (the Speaker) until the peer catches up, so
-a slow peer never makes memory grow without bound. Handler exceptions are caught and logged, and
+a slow peer never makes memory grow without bound. Reading stops on `pause_reading()` (the Speaker's
+`ReadThrottle` while its queue of decoded UPDATEs is long). Handler exceptions are caught and logged, and
 that peer alone is reset (Cease / Out of Resources): one bad peer never takes the others down.
 """
 
@@ -279,6 +280,20 @@ class Peer:
     async def drain(self) -> None:
         """Wait until the write buffer is below the low-water mark (or the connection is gone)."""
         await self._writable.wait()
+
+    def pause_reading(self, paused: bool = True) -> None:
+        """Stop (`paused=True`) or restart reading this neighbor's sockets: the handler's read
+        back-pressure while it holds many decoded UPDATEs it has not applied yet. TCP flow control
+        then holds the peer's data in the kernel (as BIRD's own reads do), instead of this process
+        decoding a whole table ahead of its RIB. A connection opened later starts reading."""
+        for conn in self._conns.values():
+            transport = conn.transport
+            if transport is None or transport.is_closing():
+                continue
+            if paused:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     async def wait_state(self, state: State, timeout: float) -> None:
         """Wait until the FSM is in `state` (asyncio.TimeoutError otherwise); for tests and tools."""

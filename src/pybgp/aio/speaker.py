@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from pybgp.aio.listener import Listener
 from pybgp.aio.peer import Peer
+from pybgp.aio.read_throttle import ReadThrottle
 from pybgp.aio.speaker_views import NeighborView, RouteView, kernel_view, route_views
 from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.negotiate import Negotiated
@@ -109,6 +110,7 @@ class Speaker:
         self._running = False
         self._draining = False
         self._static = self.rib.local_origin("static", Source.STATIC)
+        self._throttle = ReadThrottle()  # read back-pressure on the queue of decoded UPDATEs
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -385,6 +387,7 @@ class Speaker:
                 self.on_update(peer, update)
             return
         self._events.append(("updates", peer.name, updates))
+        self._throttle.added(peer, updates)
         self._kick()
 
     def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None:
@@ -441,17 +444,20 @@ class Speaker:
         while True:  # received events first; an initial export goes one slice at a time between them
             while self._events:
                 kind, name, payload = self._events.popleft()
-                if kind == "updates":
-                    if name in self._neighbors and isinstance(payload, list):
+                if kind == "updates" and isinstance(payload, list):
+                    self._throttle.taken(payload)
+                    if name in self._neighbors:
                         self._receive_updates(name, payload, loop, started + SLICE_SECONDS)
                 elif kind == "flush":
                     self._flush_slice(name, payload)
                 elif name in self._neighbors:
                     self._handle(kind, name, payload)
+                self._throttle.resume()
                 if time.monotonic() - started > SLICE_SECONDS:
                     self._flush_output(loop.time())
                     await asyncio.sleep(0)
                     started = time.monotonic()
+            self._throttle.drained()
             if not self.rib.sync_step(loop.time(), SYNC_SLICE):
                 break
             self._flush_output(loop.time())
@@ -506,6 +512,7 @@ class Speaker:
             self._deliver(changes)
             if done < len(updates):
                 self._events.appendleft(("updates", name, updates[done:]))
+                self._throttle.added_back(updates[done:])
 
     def _handle(self, kind: str, name: str, payload: object) -> None:
         nb = self._neighbors[name]

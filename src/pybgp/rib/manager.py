@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pybgp.rib.adj_rib import AdjRibIn, AdjRibOut, export_path, family_of, loop_reason
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.loc_rib import LocRib
-from pybgp.rib.policy import Policy, PolicyContext, default_policy
+from pybgp.rib.policy import Policy, PolicyContext, default_policy, policy_context
 from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source, make_path
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
 from pybgp.wire.attributes import IPAddress, PathAttributes
@@ -245,7 +245,8 @@ class Rib:
         if peer is None or adj is None:
             return []
         nb.received_updates += 1
-        eor = update_end_of_rib(update)
+        # End-of-RIB carries no NLRI and no withdrawn routes: the test is skipped for the others.
+        eor = None if update.nlri or update.withdrawn else update_end_of_rib(update)
         if eor is not None:
             adj.eor_received.add(eor)
             gone = adj.sweep_stale(eor)
@@ -267,7 +268,8 @@ class Rib:
         elif attrs is None or (fault is not None and fault.action is not UpdateAction.ATTRIBUTE_DISCARD):
             withdrawn.extend(p for _, run in runs for p in run)  # RFC 7606 treat-as-withdraw
             runs = []
-        elif loop_reason(attrs, peer, router_id=self.router_id, cluster_id=self.cluster_id) is not None:
+        elif ((attrs.originator_id is not None or attrs.cluster_list or peer.ebgp)  # what it reads
+              and loop_reason(attrs, peer, router_id=self.router_id, cluster_id=self.cluster_id) is not None):
             nb.loops += sum(len(run) for _, run in runs)
             withdrawn.extend(p for _, run in runs for p in run)  # a looped route replaces what we had
             runs = []
@@ -301,7 +303,7 @@ class Rib:
             if not prefixes:
                 continue
             received = make_path(attrs, peer, nhs)
-            accepted = policy.apply(received, PolicyContext(prefix=prefixes[0], neighbor=peer), self.interner)
+            accepted = policy.apply(received, policy_context(prefixes[0], peer), self.interner)
             if accepted is None:
                 keys = [self.loc.key(p) for p in prefixes]
                 for key in keys:
@@ -314,7 +316,10 @@ class Rib:
                 adj.stale.difference_update(keys)
             if adj.rejected:
                 adj.rejected.difference_update(keys)
-            adj.pre.update(dict.fromkeys(keys, received))
+            if len(keys) == 1:  # one prefix per UPDATE (feed (c)): no temporary dict
+                adj.pre[keys[0]] = received
+            else:
+                adj.pre.update(dict.fromkeys(keys, received))
             if accepted is None:
                 adj.rejected.update(keys)
 
@@ -436,7 +441,8 @@ class Rib:
             if target is None:
                 continue
             sent, builder, families = nb.adj_out.sent, nb.builder, nb.families
-            if nb.effective_export(target).rejects_all:  # e.g. `export = "reject"` towards the lb
+            export = nb.export_policy if nb.export_policy is not None else default_policy(target)
+            if export.rejects_all:  # e.g. `export = "reject"` towards the lb
                 if sent or len(builder):
                     for change in changes:
                         if change.prefix in sent:

@@ -61,11 +61,13 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from pybgp.rib.policy_values import PolicyContext as PolicyContext
 from pybgp.rib.policy_values import PolicyError as PolicyError
 from pybgp.rib.policy_values import PrefixListEntry as PrefixListEntry
 from pybgp.rib.policy_values import format_community as format_community
 from pybgp.rib.policy_values import parse_community as parse_community
 from pybgp.rib.policy_values import parse_large_community as parse_large_community
+from pybgp.rib.policy_values import policy_context as policy_context
 from pybgp.rib.route import (
     AttributeInterner,
     IPNetwork,
@@ -79,7 +81,6 @@ from pybgp.rib.route import (
 )
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
 from pybgp.wire.constants import Afi, AsPathSegmentType
-from pybgp.wire.nlri import Prefix
 
 _Result = tuple[PathAttributes, tuple[IPAddress, ...]]  # a policy's output: attributes, next hops
 _NextHopResult = tuple[object, object, object, tuple[IPAddress, ...] | None]
@@ -89,16 +90,6 @@ class Verdict(Enum):
     ACCEPT = "accept"
     REJECT = "reject"
     CONTINUE = "continue"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolicyContext:
-    """What a policy sees besides the path: the prefix, the session the policy runs on (`neighbor`:
-    the peer for import, the target for export, None for the kernel), and whether it is an export."""
-
-    prefix: Prefix
-    neighbor: PeerInfo | None = None
-    export: bool = False
 
 
 def _as_list(value: Any) -> list[Any]:
