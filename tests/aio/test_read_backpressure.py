@@ -115,3 +115,30 @@ def test_a_read_weighs_its_prefixes_or_a_quarter_per_one_prefix_update() -> None
     assert weight([packed, announce(1)]) == 8
     assert weight([announce(i) for i in range(500)]) == 125  # feed (c): one prefix per UPDATE
     assert weight([Update(), Update()]) == 1  # End-of-RIB, or prefixes only in MP_REACH / withdrawn
+
+
+async def test_a_failed_worker_slice_does_not_leave_a_neighbor_paused() -> None:
+    """The worker's last queued read raises (a bug path): the Speaker logs it and goes on, and the
+    neighbor paused for that queue is read again -- it must not wait for a hold-timer expiry."""
+    sp = speaker()
+    sp._throttle = ReadThrottle(pause_at=5, resume_at=0)
+    peer = sp.peer(NAME)
+    calls: list[bool] = []
+
+    def record(paused: bool = True) -> None:
+        calls.append(paused)
+
+    peer.pause_reading = record  # type: ignore[method-assign]
+
+    def broken(name: str, updates: list[Update], *args: object) -> None:
+        raise RuntimeError("worker bug")
+
+    sp._receive_updates = broken  # type: ignore[method-assign, assignment]
+    sp.on_updates(peer, [Update(attributes=announce(0).attributes, nlri=tuple(p24(i) for i in range(10)))])
+    assert calls == [True]
+    await sp.start()
+    try:
+        await until(lambda: calls == [True, False])
+        assert sp._throttle.queued == 0
+    finally:
+        await sp.stop()

@@ -53,7 +53,6 @@ SLICE_SECONDS = 0.005
 SYNC_SLICE = 2000  # prefixes of an initial export per slice (a few ms each)
 BUILD_SLICE = 1000
 """Prefixes turned into UPDATEs per peer per slice (all-different attributes: ~20-60 ms, the slow case)."""
-
 FLUSH_SLICE = 2000  # prefixes of a dead session removed from the Loc-RIB per worker slice
 
 BestChangeCallback = Callable[[list[BestChange]], None]
@@ -405,10 +404,9 @@ class Speaker:
     # -- the worker -------------------------------------------------------------------------------
 
     def _now(self) -> float:
-        try:
+        with contextlib.suppress(RuntimeError):
             return asyncio.get_running_loop().time()
-        except RuntimeError:
-            return time.monotonic()
+        return time.monotonic()
 
     def _kick(self) -> None:
         self._wake.set()
@@ -436,6 +434,8 @@ class Speaker:
                 log.exception("speaker worker failed; continuing")
                 if self._events:
                     self._kick()  # the failed event is dropped; those behind it must not wait for a new one
+                else:
+                    self._throttle.drained()  # no neighbor stays paused behind a failed slice
             self._arm()
 
     async def _work(self) -> None:
@@ -491,10 +491,8 @@ class Speaker:
         """Apply `name`'s UPDATEs to the RIB in order, as `_handle` does one (each at its own loop
         time), until `time.monotonic()` passes `until`; the rest go back to the head of the queue for
         the next slice (also when one fails: only that one is lost, as with one event per UPDATE).
-
-        The best-path changes of the run go out in one `_deliver` (one callback call and one kernel
-        batch instead of one per UPDATE), and before any End-of-RIB hook, which must see every UPDATE
-        before it applied and delivered."""
+        The run's best-path changes go out in one `_deliver` (one callback, one kernel batch), and
+        before any End-of-RIB hook, which must see every UPDATE before it applied and delivered."""
         receive, monotonic = self.rib.receive, time.monotonic
         changes: list[BestChange] = []
         done = 0
