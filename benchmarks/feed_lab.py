@@ -268,6 +268,19 @@ class PybgpdUpdateDelayReceiver(PybgpdReceiver):
         self.driver.config = self.driver.config.replace("\n[kernel]\n", "\n[kernel]\nupdate_delay = 30\n", 1)
 
 
+class PybgpdSyncReceiver(PybgpdReceiver):
+    """pybgpd writing the kernel from the event loop (`[kernel] writer_thread = false`): the same config
+    without the netlink writer thread, for same-run before/after figures (issue 6)."""
+
+    name = "pybgpd-sync"
+
+    def __init__(self, node: Node, feed_lab: FeedLab) -> None:
+        super().__init__(node, feed_lab)
+        assert "\n[kernel]\n" in self.driver.config
+        kernel = "\n[kernel]\nwriter_thread = false\n"
+        self.driver.config = self.driver.config.replace("\n[kernel]\n", kernel, 1)
+
+
 def _control(path: Path, command: str) -> Any:
     """One request on pybgpd's control socket (JSON lines), without spawning pybgpctl."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -447,6 +460,7 @@ RECEIVERS: dict[str, Any] = {
     "pybgpd": PybgpdReceiver,
     "pybgpd-rx": PybgpdRxReceiver,
     "pybgpd-ud": PybgpdUpdateDelayReceiver,
+    "pybgpd-sync": PybgpdSyncReceiver,
     "bird": BirdReceiver,
     "exabgp": ExabgpReceiver,
 }

@@ -235,7 +235,7 @@ def report(results: list[FeedResult]) -> str:
     by = {(r.feed, r.receiver): r for r in results}
     for feed in sorted({r.feed for r in results}):
         b, e = by.get((feed, "bird")), by.get((feed, "exabgp"))
-        for variant in ("pybgpd", "pybgpd-rx", "pybgpd-ud"):
+        for variant in ("pybgpd", "pybgpd-rx", "pybgpd-ud", "pybgpd-sync"):
             p = by.get((feed, variant))
             if p is None:
                 continue

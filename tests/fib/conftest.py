@@ -32,7 +32,12 @@ def netns() -> Iterator[str]:
     10.0.1.2 / 10.0.2.2 (and 2001:db8:1::2 / 2001:db8:2::2) are in connected subnets; no traffic
     leaves the namespace.
     """
-    name = f"fib-{uuid.uuid4().hex[:8]}"
+    yield from veth_netns("fib")
+
+
+def veth_netns(prefix: str) -> Iterator[str]:
+    """The `netns` fixture's namespace, named `<prefix>-<random>`; removed when the generator closes."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True, timeout=30)
     try:
         ip(name, "link", "set", "lo", "up")

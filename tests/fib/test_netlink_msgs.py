@@ -129,3 +129,15 @@ def test_parsers_are_total_on_junk(data: bytes) -> None:
     parse_route(view)
     parse_error(view)
     parse_nexthop(view)
+
+
+def test_nhid_route_template_matches_the_full_encoder() -> None:
+    from pybgp.fib.netlink_msgs import AF_INET, AF_INET6, NhidRouteTemplate, encode_route_nhid
+
+    for family, width in ((AF_INET, 4), (AF_INET6, 16)):
+        for table, protocol, metric in ((254, 186, 32), (1000, 12, 0), (119, 255, 0xFFFFFFFF)):
+            template = NhidRouteTemplate.build(family, table, protocol, metric)
+            for seq, dst_len, nh_id in ((1, 24, 7), (0xFFFFFFFF, 0, 0x0B60001), (42, width * 8, 1)):
+                dst = bytes(range(1, width + 1))
+                expected = encode_route_nhid(seq, family, dst, dst_len, table, protocol, metric, nh_id)
+                assert template.encode(seq, dst, dst_len, nh_id) == expected

@@ -376,6 +376,7 @@ def parse_config(text: str, source: str = "<config>") -> DaemonConfig:
             exclude_communities=k_t.converted_list("exclude_community", parse_community, "community"),
             policy=k_t.string("export", "accept"),
             update_delay=k_t.number("update_delay", 0.0, lo=0.0),
+            writer_thread=k_t.boolean("writer_thread", True),
         )
         k_t.finish()
         if not math.isfinite(kernel.update_delay):  # TOML has inf and nan; a hold must end

@@ -224,6 +224,8 @@ class Daemon:
                     cfg.kernel.metric,
                     graceful_restart=cfg.kernel.keep_on_exit,
                     flush_on_close=not cfg.kernel.keep_on_exit,
+                    writer_thread=cfg.kernel.writer_thread,
+                    notify=self.exporter.settle_soon(asyncio.get_running_loop()),
                 )
                 self.exporter.fib = self.fib
                 self._pending_reconcile = cfg.kernel.keep_on_exit

@@ -171,6 +171,9 @@ class KernelExportConfig:
     # seconds the first kernel export may wait at startup for every Established neighbor's End-of-RIB
     # (0: no hold); see `pybgp.daemon.update_delay`
     update_delay: float = 0.0
+    # send route writes from a second thread, so the kernel's work overlaps receiving (issue 6); see
+    # `pybgp.fib.netlink_writer`
+    writer_thread: bool = True
 
 
 BUILTIN_POLICIES: dict[str, dict[str, Any]] = {

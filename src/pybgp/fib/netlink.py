@@ -6,8 +6,10 @@ RTA_MULTIPATH routes where nexthop objects are missing (detected at start); `nex
 rewriting the few groups holding a dead nexthop; replace-only changes (never delete-then-add);
 batching many requests per sendmsg with only failures acked; reconciling with what the kernel holds
 (at start: remove our stale routes and nexthops, or adopt them during a graceful restart); flush or
-keep at close; per-route failures reported, never raised. Never does: route selection, asyncio, or
-let a pyroute2 object out of `pybgp.fib`.
+keep at close; per-route failures reported, never raised. With `writer_thread`, route writes and deletes
+of group routes go through the netlink writer thread (`netlink_writer`, `netlink_stream`): the kernel's
+work overlaps the caller's; every other request first waits for the queue to land. Never does: route
+selection, asyncio, or let a pyroute2 object out of `pybgp.fib`.
 """
 
 from __future__ import annotations
@@ -17,17 +19,16 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from itertools import chain
 
 from pybgp.fib.model import FibFailure, FibRoute, NextHop
 from pybgp.fib.netlink_groups import GroupTable, Hops
+from pybgp.fib.netlink_load import load_state, read_links
 from pybgp.fib.netlink_msgs import (
     AF_INET,
     AF_INET6,
-    RTM_GETLINK,
     RTM_GETNEXTHOP,
-    RTM_GETROUTE,
     NlError,
     encode_group,
     encode_nexthop,
@@ -35,11 +36,11 @@ from pybgp.fib.netlink_msgs import (
     encode_route_delete,
     encode_route_multipath,
     encode_route_nhid,
-    iter_attrs,
-    parse_nexthop,
-    parse_route,
 )
 from pybgp.fib.netlink_socket import NetlinkChannel, NetlinkSocketError
+from pybgp.fib.netlink_socket import set_nexthop_compat_mode as set_nexthop_compat_mode  # its old home
+from pybgp.fib.netlink_stream import RouteStream
+from pybgp.fib.netlink_writer import NetlinkWriter
 from pybgp.wire.constants import Afi
 from pybgp.wire.nlri import Prefix
 
@@ -84,7 +85,8 @@ class NetlinkFib:
     `nexthop_objects`: None detects support, True/False force a mode (True falls back when the
     kernel refuses). `graceful_restart`: keep (adopt) routes and nexthops a previous run left, to be
     cleaned by the first `reconcile(desired)`; otherwise they are removed now. `flush_on_close`: the
-    default choice at `close()`. `on_error` is called once per new per-route failure.
+    default choice at `close()`. `on_error` is called once per new per-route failure. `writer_thread`:
+    send route writes from a second thread (`notify`, called from it, asks the owner's loop to `settle()`).
     """
 
     def __init__(
@@ -99,6 +101,8 @@ class NetlinkFib:
         flush_on_close: bool = False,
         first_nexthop_id: int = FIRST_NEXTHOP_ID,
         on_error: Callable[[FibFailure], None] | None = None,
+        writer_thread: bool = False,
+        notify: Callable[[], None] | None = None,
     ) -> None:
         self.table = table
         self.protocol = protocol
@@ -108,6 +112,7 @@ class NetlinkFib:
         self._on_error = on_error
         self._first_id = first_nexthop_id
         self._chan = NetlinkChannel(netns)
+        self._stream: RouteStream | None = None
         self._closed = False
         self._ifindex: dict[str, int] = {}
         self._ifname: dict[int, str] = {}
@@ -128,6 +133,8 @@ class NetlinkFib:
             log.info("graceful restart: keeping %d routes of protocol %d", len(self._installed()), protocol)
         else:
             self.flush()
+        if writer_thread:
+            self._stream = RouteStream(self._chan, NetlinkWriter(self._chan, notify))
 
     # -- FibPort --------------------------------------------------------------------------------
 
@@ -160,6 +167,7 @@ class NetlinkFib:
 
     def nexthop_down(self, nh: NextHop) -> None:
         self._check_open()
+        self.settle(wait=True)  # at most a few small chunks queued (netlink_writer.QUEUE_DEPTH)
         requests: dict[int, tuple[str, int, Hops]] = {}
         msgs = []
         rewrites, deletes = self._groups.plan_nexthop_down(nh)
@@ -199,6 +207,7 @@ class NetlinkFib:
             self._collect_garbage()
 
     def routes(self) -> dict[Prefix, FibRoute]:
+        self.settle(wait=True)
         trusted = FibRoute.trusted  # group members and classic hops are stored normalised
         return {prefix: trusted(prefix, hops) for prefix, hops in self._installed().items() if hops}
 
@@ -211,12 +220,14 @@ class NetlinkFib:
         self._check_open()
         routes = desired.values() if isinstance(desired, Mapping) else desired
         want = {route.prefix: route.nexthops for route in routes}  # no FibRoute kept (a generator's go)
+        self.settle(wait=True)
         self._load_from_kernel()
         self.apply_nexthops(want, [p for p in chain(self._hops, self._groups.route_gid) if p not in want])
         self._delete_strays()
 
     def flush(self) -> None:
         self._check_open()
+        self.settle(wait=True)
         classic = set(self._hops)
         self._delete_routes(classic)
         if self.mode == MODE_NEXTHOP_OBJECTS:
@@ -232,15 +243,35 @@ class NetlinkFib:
         try:
             if self.flush_on_close if flush is None else flush:
                 self.flush()
+            self.settle(wait=True)  # keep: what is queued still lands
         finally:
             self._closed = True
+            if self._stream is not None:
+                self._stream.writer.close()
             self._chan.close()
 
     # -- extras ---------------------------------------------------------------------------------
 
     def failures(self) -> dict[Prefix, FibFailure]:
-        """Routes the kernel refused, until a later change for that prefix succeeds."""
+        """Routes the kernel refused, until a later change for that prefix succeeds. With the writer
+        thread: the refusals known so far (`settle(wait=True)` first for every write made until now)."""
+        if not self._closed:
+            self.settle()
         return dict(self._failures)
+
+    def settle(self, *, wait: bool = False) -> None:
+        """Account for route writes the writer thread finished (counters, failures); with `wait`, after
+        every queued one landed. The owner's loop calls it when the writer's `notify` asks."""
+        if self._stream is None or self._closed:
+            return
+        done = self._stream.settle(self._groups, wait=wait)
+        self.stats.route_writes += done.writes
+        self.stats.route_deletes += done.deletes
+        for prefix, operation, err in done.events:
+            if err is None:
+                self._failures.pop(prefix, None)
+            else:
+                self._fail(prefix, operation, err.errno, err.message)
 
     def route_count(self) -> int:
         """How many routes are installed, in O(1) (for gauges; `routes()` copies the table)."""
@@ -284,6 +315,14 @@ class NetlinkFib:
     def _apply_groups(self, wanted: dict[Prefix, Hops]) -> None:
         self._resolve_interfaces(wanted)
         plan = self._groups.plan(wanted)
+        if (plan.group_writes or plan.new_nexthops) and self._stream is not None and not self._stream.idle:
+            failures = self.stats.failures  # group writes are synchronous: let queued moves land first
+            self.settle(wait=True)
+            if self.stats.failures != failures:  # a refused move changed the bookkeeping: plan again
+                for gid, _hops, old in plan.group_writes:
+                    if old is None:
+                        self._groups.release(gid)  # allocated by the abandoned plan
+                plan = self._groups.plan(wanted)
         self.stats.unchanged += plan.unchanged
         # 1. nexthop objects and groups (created, or rewritten for a whole group at once)
         msgs: list[bytes] = []
@@ -327,12 +366,20 @@ class NetlinkFib:
                 if self._groups.nexthops_of(prefix) == hops:
                     self._failures.pop(prefix, None)  # unchanged or moved with its whole group
         # 2. routes pointing at their (new) group: consecutive seqs, messages streamed to the socket
-        moves = []
-        for prefix, gid in plan.moves:
-            if gid in group_errors:
-                self._fail(prefix, "replace", group_errors[gid].errno, group_errors[gid].message)
-            else:
-                moves.append((prefix, gid))
+        moves = plan.moves
+        if group_errors:  # usually none: no walk over the batch
+            moves = []
+            for prefix, gid in plan.moves:
+                if gid in group_errors:
+                    self._fail(prefix, "replace", group_errors[gid].errno, group_errors[gid].message)
+                else:
+                    moves.append((prefix, gid))
+        if self._stream is not None and not self._hops:  # no classic route to convert: stream them
+            if self._failures:
+                for prefix, _gid in moves:
+                    self._failures.pop(prefix, None)  # put back by `settle` if this write is refused
+            self._stream.moves(self._groups, moves, (self.table, self.protocol, self.metric))
+            return
         base = self._chan.reserve(len(moves))
         table, protocol, metric = self.table, self.protocol, self.metric
         failed = self._send(
@@ -352,6 +399,7 @@ class NetlinkFib:
         self.stats.route_writes += len(moves) - len(failed)
 
     def _apply_multipath(self, wanted: dict[Prefix, Hops]) -> None:
+        self.settle(wait=True)
         self._resolve_interfaces(wanted)
         changes = []
         for prefix, hops in wanted.items():
@@ -386,6 +434,10 @@ class NetlinkFib:
             self._failures.pop(prefix, None)
             if prefix in self._hops or prefix in self._groups.route_gid:
                 doomed.append(prefix)
+        if self._stream is not None and not self._hops:
+            self._stream.deletes(self._groups, doomed, self.table, self.protocol)
+            return
+        self.settle(wait=True)
         base = self._chan.reserve(len(doomed))
         table, protocol = self.table, self.protocol
         failed = self._send(
@@ -405,6 +457,9 @@ class NetlinkFib:
     def _collect_garbage(self) -> None:
         """Delete groups no route uses (first), then nexthop objects no group uses."""
         groups, nexthops = self._groups.garbage()
+        if (groups or nexthops) and self._stream is not None and not self._stream.idle:
+            self.settle(wait=True)  # a refused move may still need one of these groups
+            groups, nexthops = self._groups.garbage()
         msgs: list[bytes] = []
         seqs: dict[int, int | NextHop] = {}
         for gid in groups:
@@ -433,6 +488,7 @@ class NetlinkFib:
     # -- kernel state ---------------------------------------------------------------------------
 
     def _nexthops_supported(self) -> bool:
+        self._own_socket()
         try:
             self._chan.dump(RTM_GETNEXTHOP)
         except NetlinkSocketError as exc:
@@ -441,18 +497,9 @@ class NetlinkFib:
         return True
 
     def _refresh_links(self) -> None:
+        self._own_socket()
         self._links_stale = False
-        self._ifindex.clear()
-        self._ifname.clear()
-        for _kind, msg in self._chan.dump(RTM_GETLINK):
-            if len(msg) < 32:
-                continue
-            ifindex = int.from_bytes(msg[20:24], "little", signed=True)
-            name = iter_attrs(msg, 32).get(3)  # IFLA_IFNAME
-            if name is not None:
-                text = bytes(name).split(b"\0", 1)[0].decode("utf-8", "replace")
-                self._ifindex[text] = ifindex
-                self._ifname[ifindex] = text
+        self._ifindex, self._ifname = read_links(self._chan)
 
     def _resolve_interfaces(self, wanted: dict[Prefix, Hops]) -> None:
         """Drop (as failures) routes through interfaces that do not exist, refreshing names once."""
@@ -472,58 +519,13 @@ class NetlinkFib:
     def _load_from_kernel(self) -> None:
         """Rebuild our bookkeeping from the kernel's routes and nexthops of our protocol."""
         self._refresh_links()
-        self._hops.clear()
-        self._unmanaged.clear()
-        by_id: dict[int, NextHop] = {}
-        ours_groups: dict[int, tuple[int, ...]] = {}
-        taken: list[int] = []
-        if self._nh_supported:
-            for _kind, msg in self._chan.dump(RTM_GETNEXTHOP):
-                raw = parse_nexthop(msg)
-                if raw is None:
-                    continue
-                taken.append(raw.nh_id)
-                if raw.protocol != self.protocol:
-                    continue
-                if raw.group:
-                    ours_groups[raw.nh_id] = raw.group
-                else:
-                    gateway = ip_address(raw.gateway) if raw.gateway else None
-                    by_id[raw.nh_id] = NextHop(gateway, self._ifname.get(raw.ifindex, f"if{raw.ifindex}"))
-        table = GroupTable(self._first_id, taken)
-        strays: set[int] = set()
-        if self.mode == MODE_NEXTHOP_OBJECTS:
-            for nh_id, nh in by_id.items():
-                if nh not in table.nh_ids:
-                    table.commit_nexthop(nh, nh_id)
-            for gid, members in ours_groups.items():
-                if all(m in by_id for m in members):
-                    table.commit_group(gid, FibRoute(_ANY, tuple(by_id[m] for m in members)).nexthops)
-                else:
-                    strays.add(gid)
-            referenced = {m for gid in table.groups for m in ours_groups[gid]}
-            strays.update(i for i, nh in by_id.items() if table.nh_ids[nh] != i and i not in referenced)
-        else:  # objects a nexthop-mode run left behind: removed once their routes are rewritten
-            strays = set(ours_groups) | set(by_id)
-        for family in (AF_INET, AF_INET6):
-            for _kind, msg in self._chan.dump(RTM_GETROUTE, family, table=self.table, protocol=self.protocol):
-                raw_route = parse_route(msg)
-                if raw_route is None or raw_route.protocol != self.protocol or raw_route.table != self.table:
-                    continue
-                afi = Afi.IPV4 if raw_route.family == AF_INET else Afi.IPV6
-                prefix = Prefix(afi, int.from_bytes(raw_route.dst, "big"), raw_route.dst_len)
-                if raw_route.nh_id and raw_route.nh_id in table.groups:
-                    table.commit_move(prefix, raw_route.nh_id)
-                else:  # classic route, or one pointing at something we do not manage: rewritten later
-                    if raw_route.nh_id:
-                        self._unmanaged.add(prefix)
-                    hops = tuple(
-                        NextHop(ip_address(gw) if gw else None, self._ifname.get(ifindex, f"if{ifindex}"))
-                        for ifindex, gw in raw_route.hops
-                    )
-                    self._hops[prefix] = FibRoute(prefix, hops).nexthops if hops else ()
-        self._groups = table
-        self._strays = strays
+        state = load_state(
+            self._chan, self._ifname, protocol=self.protocol, table=self.table, first_id=self._first_id,
+            dump_nexthops=self._nh_supported, objects=self.mode == MODE_NEXTHOP_OBJECTS,
+        )
+        self._groups, self._hops, self._unmanaged, self._strays = (
+            state.groups, state.hops, state.unmanaged, state.strays
+        )
 
     def _delete_strays(self) -> None:
         """Remove our nexthop objects that do not fit the bookkeeping (left by an older run or mode).
@@ -543,8 +545,17 @@ class NetlinkFib:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _own_socket(self) -> None:
+        """Wait until the writer thread has sent everything queued: the socket is then ours alone.
+        (Callers that plan from the bookkeeping `settle(wait=True)` first: that also counts failures.)"""
+        if self._stream is not None:
+            self._stream.writer.drain()
+
     def _send(self, msgs: Iterable[bytes]) -> dict[int, NlError]:
         """Send requests (a list or a generator, consumed as the chunks go out); failures by seq."""
+        if isinstance(msgs, list) and not msgs:
+            return {}  # nothing to send: no need to wait for the writer thread's queue
+        self._own_socket()
         before = self._chan.requests_sent
         failed = self._chan.batch(msgs)
         self.stats.requests += self._chan.requests_sent - before
@@ -564,25 +575,6 @@ class NetlinkFib:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("NetlinkFib used after close()")
-
-
-_ANY = Prefix(Afi.IPV4, 0, 0)
-
-
-def set_nexthop_compat_mode(enabled: bool, path: str = "/proc/sys/net/ipv4/nexthop_compat_mode") -> bool:
-    """Set the network namespace's `net.ipv4.nexthop_compat_mode`; False when it could not be set.
-
-    Why: in compat mode (the kernel default) rewriting a nexthop group re-notifies every route using
-    it in the legacy format, so removing a dead nexthop from a million routes costs ~1 s of kernel
-    time instead of one message; off, route dumps show `nhid N` without expanded nexthops.
-    """
-    try:
-        with open(path, "w") as f:
-            f.write("1\n" if enabled else "0\n")
-    except OSError as exc:
-        log.warning("cannot set nexthop_compat_mode=%d: %s", int(enabled), exc)
-        return False
-    return True
 
 
 def _packed(gateway: IPv4Address | IPv6Address | None) -> bytes | None:

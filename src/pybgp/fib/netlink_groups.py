@@ -99,57 +99,63 @@ class GroupTable:
         set that no group has yet, the group itself is rewritten: one message instead of one per route.
         """
         plan = RoutePlan()
-        pending: dict[Prefix, Hops] = {}
         # A batch shares a few nexthop tuple objects over many routes: compare and hash each distinct
-        # object once (NextHop hashing/equality is Python-level: ~1 us per route otherwise).
+        # object once (NextHop hashing/equality is Python-level: ~1 us per route otherwise), and keep
+        # the routes to move per distinct set, so the moves are built per set, not looked up per route.
         canon: dict[int, Hops] = {}  # id(tuple) -> the first equal tuple of this batch
         by_value: dict[Hops, Hops] = {}
+        pending: dict[int, list[Prefix]] = {}  # id(canonical tuple) -> routes to point at that set
         same: dict[tuple[int, int], bool] = {}  # (gid, id(canonical tuple)) -> group has exactly it
-        by_source: dict[tuple[int, int], list[Prefix]] = {}
+        by_source: dict[tuple[int, int], int] = {}  # (gid now, id(canonical tuple)) -> routes moving
         route_gid, groups = self.route_gid, self.groups
         for prefix, hops in wanted.items():
             known = canon.get(id(hops))
             if known is None:
                 known = canon[id(hops)] = by_value.setdefault(hops, hops)
-            hops = known
+            kid = id(known)
             gid = route_gid.get(prefix)
             if gid is not None and gid in groups:
-                key = (gid, id(hops))
+                key = (gid, kid)
                 hit = same.get(key)
                 if hit is None:
-                    hit = same[key] = groups[gid].nexthops == hops
+                    hit = same[key] = groups[gid].nexthops == known
                 if hit:
                     plan.unchanged += 1
                     continue
-                by_source.setdefault(key, []).append(prefix)
-            pending[prefix] = hops
+                by_source[key] = by_source.get(key, 0) + 1
+            routes = pending.get(kid)
+            if routes is None:
+                pending[kid] = [prefix]
+            else:
+                routes.append(prefix)
+        sets = {id(hops): hops for hops in canon.values()}
         new_sets: dict[Hops, int] = {}
-        rewritten: set[int] = set()
-        for (gid, _), prefixes in by_source.items():
+        rewritten: dict[int, int] = {}  # id(canonical tuple) -> the group rewritten to it (its routes stay)
+        for (gid, kid), count in by_source.items():
             group = groups[gid]
-            hops = pending[prefixes[0]]
-            if hops in self.index or hops in new_sets or len(prefixes) != group.routes:
+            hops = sets[kid]
+            if hops in self.index or hops in new_sets or count != group.routes:
                 continue
             plan.group_writes.append((gid, hops, group.nexthops))
             new_sets[hops] = gid
-            rewritten.add(gid)
-            for prefix in prefixes:
-                del pending[prefix]
-        target: dict[int, int] = {}  # id(canonical tuple) -> group id chosen for it in this batch
-        for prefix, hops in pending.items():
-            gid = target.get(id(hops))
+            rewritten[kid] = gid
+        for kid, prefixes in pending.items():
+            hops = sets[kid]
+            source = rewritten.get(kid)
+            if source is not None:  # the rewritten group's routes need no move (rare: one walk of them)
+                prefixes = [p for p in prefixes if route_gid.get(p) != source]
+                if not prefixes:
+                    continue
+            gid = new_sets.get(hops)
             if gid is None:
-                gid = new_sets.get(hops)
-                if gid is None:
-                    gid = self.index.get(hops)
-                    if gid in rewritten:  # that group is getting other members in this batch
-                        gid = None
-                if gid is None:
-                    gid = self.allocate()
-                    new_sets[hops] = gid
-                    plan.group_writes.append((gid, hops, None))
-                target[id(hops)] = gid
-            plan.moves.append((prefix, gid))
+                gid = self.index.get(hops)
+                if gid in rewritten.values():  # that group is getting other members in this batch
+                    gid = None
+            if gid is None:
+                gid = self.allocate()
+                new_sets[hops] = gid
+                plan.group_writes.append((gid, hops, None))
+            plan.moves.extend([(prefix, gid) for prefix in prefixes])
         seen: set[NextHop] = set()
         for _gid, hops, _old in plan.group_writes:
             for nh in hops:
@@ -188,6 +194,24 @@ class GroupTable:
             self.groups[old].routes -= 1
         self.route_gid[prefix] = group.gid  # the group's own int object: no int per route
         group.routes += 1
+
+    def commit_moves(self, moves: list[tuple[Prefix, int]]) -> list[int | None]:
+        """`commit_move` for a batch (one tight loop: the writer thread's caller commits a whole table
+        this way before the kernel confirms); returns each route's group before, None when it had none."""
+        route_gid, groups = self.route_gid, self.groups
+        olds: list[int | None] = []
+        append = olds.append
+        for prefix, gid in moves:
+            group = groups[gid]
+            old = route_gid.get(prefix)
+            append(old)
+            if old == gid:
+                continue
+            if old is not None and old in groups:
+                groups[old].routes -= 1
+            route_gid[prefix] = group.gid  # the group's own int object: no int per route
+            group.routes += 1
+        return olds
 
     def forget_route(self, prefix: Prefix) -> None:
         gid = self.route_gid.pop(prefix, None)
