@@ -21,6 +21,7 @@ from pybgp.daemon.commands import status
 from pybgp.daemon.config import ConfigErrors, load_config, parse_config
 from pybgp.daemon.daemon import Daemon
 from pybgp.daemon.kernel import RELEASE_SLICE, KernelExporter
+from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.update_delay import END_OF_RIB, TIMEOUT, UpdateDelay
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import NextHop
@@ -135,6 +136,28 @@ async def test_release_runs_in_slices_on_the_loop_and_stops_with_the_daemon() ->
     k.frozen = True  # SIGTERM while releasing: the rest is never written
     await asyncio.sleep(0.01)
     assert not k.releasing and len(fib.routes()) == RELEASE_SLICE
+
+
+async def test_the_hold_is_a_prometheus_gauge_until_the_release_has_written_everything() -> None:
+    metrics = Metrics()
+    k = KernelExporter(MemoryFib(), parse_config(CFG), metrics)
+    assert _gauge(metrics, "pybgp_kernel_hold") == 0.0
+    k.hold()
+    assert _gauge(metrics, "pybgp_kernel_hold") == 1.0
+    loc, _ = loc_rib(RELEASE_SLICE + 10)
+    k.release(loc)
+    assert k.releasing and _gauge(metrics, "pybgp_kernel_hold") == 1.0  # slices still to write
+    await wait_for(lambda: not k.releasing)
+    assert _gauge(metrics, "pybgp_kernel_hold") == 0.0
+    empty = KernelExporter(MemoryFib(), parse_config(CFG), metrics)
+    empty.hold()
+    empty.release(LocRib())  # nothing to write: the gauge still drops
+    assert _gauge(metrics, "pybgp_kernel_hold") == 0.0
+
+
+def _gauge(metrics: Metrics, name: str) -> float | None:
+    value = metrics.registry.get_sample_value(name)
+    return None if value is None else float(value)
 
 
 # --- the config key ------------------------------------------------------------------------------------

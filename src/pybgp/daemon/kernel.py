@@ -289,6 +289,7 @@ class KernelExporter:
     def hold(self) -> None:
         """Start the startup hold: best-path changes are not written (nor kept) until `release`."""
         self.held = True
+        self._hold_gauge()
 
     def release(self, loc: LocRib) -> None:
         """End the hold: from now on changes are written as they come, and the whole Loc-RIB is
@@ -334,6 +335,7 @@ class KernelExporter:
             self._pending_since = self._pending_since or time.perf_counter()
             self.flush_pending()
             if self._release_loc is None:
+                self._hold_gauge()
                 return
             try:
                 asyncio.get_running_loop().call_soon(self._release_step)
@@ -510,6 +512,11 @@ class KernelExporter:
             for name in self._owners.get(nh, ()):
                 counts[name] = counts.get(name, 0) + n
         return counts
+
+    def _hold_gauge(self) -> None:
+        """`pybgp_kernel_hold`: 1 from `hold` until the release export has written its last slice."""
+        if self.metrics is not None:
+            self.metrics.kernel_hold.set(1 if self.held or self.releasing else 0)
 
     def _update_gauges(self) -> None:
         """Refresh the installed-routes gauge after every kernel batch: O(1) with `route_count()`

@@ -70,6 +70,10 @@ class Metrics:
             "pybgp_kernel_routes", "Routes pybgpd has installed in the kernel", registry=r
         )
         self.kernel_failures = Gauge("pybgp_kernel_failures", "Routes the kernel refused", registry=r)
+        self.kernel_hold = Gauge(
+            "pybgp_kernel_hold", "1 while [kernel] update_delay holds kernel writes or writes the held table",
+            registry=r,
+        )
         self.install_latency = Histogram(
             "pybgp_kernel_install_seconds",
             "Best-path change to kernel write completed",
