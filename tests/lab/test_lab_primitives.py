@@ -164,9 +164,12 @@ def test_cleanup_command_after_a_killed_run(lab_required: None) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_lab_is_torn_down_on_ctrl_c_and_sigterm(lab_required: None, signum: int) -> None:
     """A process holding a lab (not even in a `with` block) removes it when interrupted or terminated."""
+    # Ctrl-C as from a terminal: a run started in the background (`cmd &`, nohup) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt, so the child restores the default first.
     script = textwrap.dedent(
         """
-        import time
+        import signal, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from pybgp.testing.lab import Lab
         lab = Lab("labsig")
         daemon = lab.node("x").popen(["sleep", "60"])
