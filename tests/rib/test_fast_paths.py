@@ -1,7 +1,8 @@
 """The RIB's shortcuts give the answers of the general code they bypass: `rank_pair` vs `select`,
 `never_exported` vs `export_path`, the Loc-RIB's one- and two-candidate paths, the shared prefix
-key, the identity-keyed policy cache, the bulk `LocRib.update_many`, the cheap constructors, the next
-hop an import policy keeps on the path, and `benchmarks/rib_ingest.py` (smoke run)."""
+key, the identity-keyed policy cache, the bulk `LocRib.update_many`, `Rib.receive`'s one-prefix
+shortcut, the cheap constructors, the next hop an import policy keeps on the path, and
+`benchmarks/rib_ingest.py` (smoke run)."""
 
 from __future__ import annotations
 
@@ -300,6 +301,86 @@ def test_update_many_is_update_per_prefix(steps: list[tuple[PeerInfo, PathAttrib
     for prefix in prefixes:
         assert [id(p) for p in fast.candidates(prefix)] == [id(p) for p in slow.candidates(prefix)]
         assert fast.multipath(prefix) == slow.multipath(prefix)
+
+
+class RunsRib(Rib):
+    """A Rib whose one-prefix shortcut hands its prefix to the general `_receive_runs` instead."""
+
+    def _receive_one(self, adj: Any, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
+                     prefix: Prefix, changes: list[BestChange]) -> None:
+        self._receive_runs(adj, peer, policy, attrs, [((), (prefix,))], changes)
+
+
+def test_export_verdict_is_per_session() -> None:
+    """`_export_changes` remembers "iBGP origin refused towards this session" per neighbor; a new
+    session of the neighbor (here: now a route-reflector client) gets a new verdict."""
+    rib = Rib(local_as=64600, router_id=IP("10.69.0.100"))
+    for name, n in (("tor1", 1), ("c1", 3)):
+        rib.add_neighbor(name)
+        rib.neighbor_up(name, peer(name, n), WireContext(ibgp=True), [(1, 1)], 0.0)
+        rib.sync_step(0.0)
+    rib.output(1.0, force=True)  # the End-of-RIBs
+    attrs = PathAttributes(origin=Origin.IGP, next_hop=IP("10.70.0.1"), local_pref=100)
+    other = Prefix.parse("10.2.0.0/24")
+    for prefix in (PFX, other):  # the second one meets the remembered verdict
+        rib.receive("tor1", Update(attributes=attrs, nlri=(prefix,)), 2.0)
+    assert rib.output(3.0, force=True) == {}  # iBGP to a non-client: refused
+    rib.neighbor_down("c1", 4.0)
+    rib.neighbor_up("c1", peer("c1", 3, rr_client=True), WireContext(ibgp=True), [(1, 1)], 4.0)
+    rib.sync_step(4.0)
+    third = Prefix.parse("10.3.0.0/24")
+    rib.receive("tor1", Update(attributes=attrs, nlri=(third,)), 5.0)
+    rib.output(6.0, force=True)
+    assert set(rib.neighbors["c1"].adj_out.sent) == {PFX, other, third}
+
+
+RULE_4 = {"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}]}
+IMPORTS = [Policy.accept_all(), Policy.reject_all(), Policy.from_dict(RULE_4),
+           Policy.from_dict({"rules": [{"match": {"med": 10}, "action": "reject"}], "default": "accept"})]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["announce", "withdraw", "restart"]), st.integers(0, 1),
+                          attrs_st, st.integers(0, 2), st.integers(0, len(IMPORTS) - 1), st.booleans()),
+                max_size=12))
+def test_receive_one_is_receive_runs(steps: list[tuple[str, int, PathAttributes, int, int, bool]]) -> None:
+    """`Rib.receive`'s one-prefix shortcut (`_receive_one`) leaves the state and changes of the
+    general run code: Adj-RIB-In (received, rejected, stale), Loc-RIB, and the UPDATEs for a client."""
+    ribs = []
+    for cls in (Rib, RunsRib):
+        rib = cls(local_as=64600, router_id=IP("10.69.0.100"))
+        for name, n, client in (("tor1", 1, False), ("tor2", 2, False), ("c1", 3, True)):
+            rib.add_neighbor(name, rr_client=client)
+            rib.neighbor_up(name, peer(name, n, rr_client=client), WireContext(ibgp=True), [(1, 1)], 0.0)
+            rib.sync_step(0.0)
+        ribs.append(rib)
+    prefixes = [Prefix.parse(f"10.{i}.0.0/24") for i in range(3)]
+    for now, (kind, tor, attrs, pick, policy, reflected) in enumerate(steps):
+        name = ("tor1", "tor2")[tor]
+        if not reflected:  # no RFC 4456 attributes: the shortcut's shape (the others take the loop check)
+            attrs = dataclasses.replace(attrs, originator_id=None, cluster_list=())
+        results = []
+        for rib in ribs:
+            if kind == "restart":  # graceful restart: stale paths, a new session, a new import policy
+                rib.neighbor_down(name, now, graceful_restart_time=60.0)
+                rib.neighbor_up(name, peer(name, tor + 1), WireContext(ibgp=True), [(1, 1)], now)
+                rib.set_import_policy(name, IMPORTS[policy], now)
+                rib.sync_step(now)
+                continue
+            update = (Update(attributes=attrs, nlri=(prefixes[pick],)) if kind == "announce"
+                      else Update(withdrawn=(prefixes[pick],)))
+            results.append(rib.receive(name, update, now))
+        if results:
+            assert results[0] == results[1]
+    fast, slow = ribs
+    for name in ("tor1", "tor2"):
+        a, b = fast.neighbors[name].adj_in, slow.neighbors[name].adj_in
+        assert a is not None and b is not None
+        assert (a.pre, a.rejected, a.stale) == (b.pre, b.rejected, b.stale)
+    for prefix in prefixes:
+        assert fast.loc.candidates(prefix) == slow.loc.candidates(prefix)
+        assert fast.loc.multipath(prefix) == slow.loc.multipath(prefix)
+    assert fast.output(1e6, force=True) == slow.output(1e6, force=True)
 
 
 def test_rule_4_next_hop_rides_on_the_path() -> None:

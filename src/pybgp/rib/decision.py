@@ -238,7 +238,8 @@ def rank_pair(a: Path, b: Path, options: DecisionOptions) -> tuple[tuple[Path, P
     `Selection`: the two paths in the order `select` ranks them and how many of them it selects
     (2 merged, or 1). None when a forwarding step can tell them apart; the caller then runs
     `select`. Same answer by construction: `_all_equal` skips the elimination steps, the sort key is
-    `rank_equal`'s (a stable sort keeps `a` first on a tie), and the merge test is `select`'s."""
+    `rank_equal`'s (a stable sort keeps `a` first on a tie), and the merge test is `select`'s (equal
+    AS_PATHs always pass its neighbor-AS test)."""
     if not _all_equal((a, b), options):
         return None
     key_a = (router_id_of(a), len(a.attributes.cluster_list), a.peer.address_int, a.path_id)
@@ -246,8 +247,8 @@ def rank_pair(a: Path, b: Path, options: DecisionOptions) -> tuple[tuple[Path, P
     first, second = (a, b) if key_a <= key_b else (b, a)
     if options.multipath_limit <= 1:
         return (first, second), 1
-    if not options.multipath_relax and neighbor_as(second.attributes) != neighbor_as(first.attributes):
-        return (first, second), 1
+    # `select`'s neighbor-AS merge test (without multipath_relax) needs no work here: `_all_equal`
+    # found the two AS_PATHs equal, and the neighbor AS is read from the AS_PATH alone.
     return (first, second), 2
 
 

@@ -1,10 +1,10 @@
 """The whole routing pipeline of a speaker, sans-IO: Adj-RIB-In -> policy -> Loc-RIB -> Adj-RIB-Out.
 
-Owns: `Rib`, which holds one `NeighborRib` per configured neighbor (policies, Adj-RIB-In/Out, the
-update builder, graceful-restart state) and the `LocRib`; it turns received UPDATEs and local
-originations into `BestChange`s and into UPDATE bytes queued per neighbor. Everything takes `now`
-from the caller, and `next_deadline()` says when `tick(now)` / `output(now)` have work (batching
-delay, graceful-restart timers).
+Owns: `Rib`, which holds one `NeighborRib` (`neighbor.py`) per configured neighbor (policies,
+Adj-RIB-In/Out, the update builder, graceful-restart state) and the `LocRib`; it turns received
+UPDATEs and local originations into `BestChange`s and into UPDATE bytes queued per neighbor.
+Everything takes `now` from the caller, and `next_deadline()` says when `tick(now)` / `output(now)`
+have work (batching delay, graceful-restart timers).
 Never does: sockets, tasks, reading the clock, or touching the kernel; `pybgp.aio.speaker` drives
 it and delivers its results.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from pybgp.rib.adj_rib import AdjRibIn, AdjRibOut, export_path, family_of, loop_reason
+from pybgp.rib.adj_rib import AdjRibIn, export_path, family_of, loop_reason
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.loc_rib import LocRib
+from pybgp.rib.neighbor import NeighborRib as NeighborRib
 from pybgp.rib.policy import Policy, PolicyContext, default_policy, policy_context
 from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source, make_path
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
@@ -54,43 +54,6 @@ def update_end_of_rib(update: Update) -> Family | None:
     if unreach is not None and not unreach.nlri and not unreach.raw_nlri:
         return (unreach.afi, unreach.safi)
     return None
-
-
-@dataclass(slots=True, kw_only=True)
-class NeighborRib:
-    """Routing state of one neighbor. `peer` is None while the session is not Established."""
-
-    name: str
-    import_policy: Policy | None = None
-    export_policy: Policy | None = None
-    next_hop_self: bool = False
-    rr_client: bool = False
-    peer: PeerInfo | None = None
-    ctx: WireContext | None = None
-    families: frozenset[Family] = frozenset()
-    adj_in: AdjRibIn | None = None
-    adj_out: AdjRibOut = field(default_factory=AdjRibOut)
-    builder: UpdateBuilder = field(default_factory=UpdateBuilder)
-    stale_deadline: float | None = None
-    sync: list[Prefix] | None = None  # initial export still to do (a snapshot of Loc-RIB keys)
-    sync_pos: int = 0
-    loops: int = 0
-    received_updates: int = 0
-    # export_path results by (id(attributes), id(origin), next hops, stale, AFI): a full table shares a
-    # few attribute sets, so the RFC 4271 5.1 rewrite runs a few times, not once per prefix. The
-    # value keeps both objects alive, so their ids cannot be reused while the entry exists.
-    export_cache: dict[tuple[int, int, tuple[IPAddress, ...], bool, int],
-                       tuple[PathAttributes, PeerInfo, Path | None]] = field(default_factory=dict)
-
-    @property
-    def established(self) -> bool:
-        return self.peer is not None and self.ctx is not None
-
-    def effective_import(self, peer: PeerInfo) -> Policy:
-        return self.import_policy if self.import_policy is not None else default_policy(peer)
-
-    def effective_export(self, peer: PeerInfo) -> Policy:
-        return self.export_policy if self.export_policy is not None else default_policy(peer)
 
 
 class Rib:
@@ -253,6 +216,20 @@ class Rib:
             if not adj.stale:
                 nb.stale_deadline = None
             return self._apply_loc([(p, peer, None) for p in gone], now)
+        attrs = update.attributes
+        nlri = update.nlri
+        if (len(nlri) == 1 and attrs is not None and not update.withdrawn and update.mp_reach is None
+                and update.mp_unreach is None and update.fault is None and attrs.originator_id is None
+                and not attrs.cluster_list and not peer.ebgp):
+            # One prefix, attributes intact, nothing to withdraw, no loop check to run (iBGP, no
+            # RFC 4456 attributes): the shape of every UPDATE of a table sent one prefix per message
+            # (feed (c)); the general code below gives the same result through more temporaries.
+            policy = nb.import_policy if nb.import_policy is not None else default_policy(peer)
+            if policy.prefix_free and nb.ctx is not None and not nb.ctx.addpath_rx:
+                changes: list[BestChange] = []
+                self._receive_one(adj, peer, policy, attrs, nlri[0], changes)
+                self._export_changes(changes, now)
+                return changes
         withdrawn: list[Prefix] = list(update.withdrawn)
         if update.mp_unreach is not None:
             withdrawn.extend(p for p in update.mp_unreach.nlri if isinstance(p, Prefix))
@@ -261,7 +238,6 @@ class Rib:
         runs: list[Run] = [((), update.nlri)] if update.nlri else []
         if (mp := update.mp_reach) is not None:
             runs.append((mp.next_hops, [p for p in mp.nlri if isinstance(p, Prefix)]))
-        attrs = update.attributes
         fault = update.fault
         if not runs:
             pass
@@ -276,7 +252,7 @@ class Rib:
         # Adj-RIB-In keys keep the RFC 7911 path identifier (one entry per path the peer sent); the
         # Loc-RIB tells a peer's paths of one prefix apart by it. The loops below are the per-prefix
         # hot path of a feed, so they call the Loc-RIB directly rather than through `_apply_loc`.
-        changes: list[BestChange] = []
+        changes = []
         loc_update = self.loc.update
         for prefix in withdrawn:
             if prefix in adj.pre:
@@ -292,6 +268,28 @@ class Rib:
                 self._receive_each(adj, peer, policy, attrs, runs, changes)
         self._export_changes(changes, now)
         return changes
+
+    def _receive_one(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
+                     prefix: Prefix, changes: list[BestChange]) -> None:
+        """`_receive_runs` for one run of one prefix under its NEXT_HOP, without building the run:
+        `tests/rib/test_fast_paths.py` checks that both leave the same RIB state and changes."""
+        received = make_path(attrs, peer)
+        accepted = policy.apply(received, policy_context(prefix, peer), self.interner)
+        loc = self.loc
+        if accepted is None:
+            key = loc.key(prefix)
+            change = loc.update(key, peer, None)
+            if change is not None:
+                changes.append(change)
+        else:
+            key = loc.update_many((prefix,), peer, accepted, changes)[0]
+        if adj.stale:
+            adj.stale.discard(key)
+        if adj.rejected:
+            adj.rejected.discard(key)
+        adj.pre[key] = received
+        if accepted is None:
+            adj.rejected.add(key)
 
     def _receive_runs(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
                       runs: Sequence[Run], changes: list[BestChange]) -> None:
@@ -441,6 +439,14 @@ class Rib:
             if target is None:
                 continue
             sent, builder, families = nb.adj_out.sent, nb.builder, nb.families
+            # Nothing sent and nothing queued: a refused path needs no work at all (the feed's case).
+            idle = not sent and not len(builder)
+            last_origin, last_target, refused = nb.export_verdict
+            if last_target is not target:
+                last_origin = None
+            elif (idle and refused and len(changes) == 1 and (only := changes[0].best) is not None
+                  and only.peer is last_origin):
+                continue  # one UPDATE of one prefix (feed (c)) from an origin already known refused
             export = nb.export_policy if nb.export_policy is not None else default_policy(target)
             if export.rejects_all:  # e.g. `export = "reject"` towards the lb
                 if sent or len(builder):
@@ -450,10 +456,6 @@ class Rib:
                         else:
                             builder.discard(change.prefix)
                 continue
-            last_origin: PeerInfo | None = None
-            refused = False
-            # Nothing sent and nothing queued: a refused path needs no work at all (the feed's case).
-            idle = not sent and not len(builder)
             for change in changes:
                 prefix, best = change.prefix, change.best
                 out: Path | None = None
@@ -461,6 +463,7 @@ class Rib:
                     if best.peer is not last_origin:
                         last_origin = best.peer
                         refused = never_exported(last_origin, target)
+                        nb.export_verdict = (last_origin, target, refused)
                     if refused and idle:
                         continue
                 if (prefix.afi, 1) not in families:  # unicast of a family the session did not negotiate

@@ -64,6 +64,7 @@ from typing import Any
 from pybgp.rib.policy_values import PolicyContext as PolicyContext
 from pybgp.rib.policy_values import PolicyError as PolicyError
 from pybgp.rib.policy_values import PrefixListEntry as PrefixListEntry
+from pybgp.rib.policy_values import as_list, parse_range, parse_u32
 from pybgp.rib.policy_values import format_community as format_community
 from pybgp.rib.policy_values import parse_community as parse_community
 from pybgp.rib.policy_values import parse_large_community as parse_large_community
@@ -90,27 +91,6 @@ class Verdict(Enum):
     ACCEPT = "accept"
     REJECT = "reject"
     CONTINUE = "continue"
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _range(value: Any, what: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        return value, value
-    if not isinstance(value, Mapping) or set(value) - {"ge", "le", "eq"}:
-        raise PolicyError(f"{what}: expected a number or {{ge = N, le = N}}")
-    if "eq" in value:
-        return int(value["eq"]), int(value["eq"])
-    return int(value.get("ge", 0)), int(value.get("le", 2**32 - 1))
-
-
-def _u32(value: Any, what: str) -> int:
-    number = int(value)
-    if not 0 <= number <= 0xFFFFFFFF:
-        raise PolicyError(f"{what}: {number} is not a 32-bit unsigned value")
-    return number
 
 
 def _matches_peer(peer: PeerInfo | None, names: frozenset[str]) -> bool:
@@ -196,7 +176,7 @@ class Match:
             raise PolicyError(f"match: unknown keys {sorted(unknown)} (known: {sorted(known)})")
         kw: dict[str, Any] = {}
         if "prefix" in spec:
-            kw["prefixes"] = tuple(PrefixListEntry.parse(e) for e in _as_list(spec["prefix"]))
+            kw["prefixes"] = tuple(PrefixListEntry.parse(e) for e in as_list(spec["prefix"]))
         if "family" in spec:
             fam = str(spec["family"]).lower()
             if fam not in ("ipv4", "ipv6"):
@@ -204,38 +184,38 @@ class Match:
             kw["family"] = Afi.IPV4 if fam == "ipv4" else Afi.IPV6
         if "source" in spec:
             try:
-                kw["sources"] = frozenset(Source(str(s).lower()) for s in _as_list(spec["source"]))
+                kw["sources"] = frozenset(Source(str(s).lower()) for s in as_list(spec["source"]))
             except ValueError as exc:
                 raise PolicyError(f"match.source: {exc} (bgp, interface, static, kernel)") from exc
         if "kernel_table" in spec:
             kw["kernel_table"] = int(spec["kernel_table"])
         if "neighbor" in spec:
-            kw["neighbors"] = frozenset(str(n) for n in _as_list(spec["neighbor"]))
+            kw["neighbors"] = frozenset(str(n) for n in as_list(spec["neighbor"]))
         if "learned_from" in spec:
-            kw["learned_from"] = frozenset(str(n) for n in _as_list(spec["learned_from"]))
+            kw["learned_from"] = frozenset(str(n) for n in as_list(spec["learned_from"]))
         if "as_path_contains" in spec:
-            kw["as_path_contains"] = frozenset(int(a) for a in _as_list(spec["as_path_contains"]))
+            kw["as_path_contains"] = frozenset(int(a) for a in as_list(spec["as_path_contains"]))
         if "as_path_regex" in spec:
             try:
                 kw["as_path_regex"] = re.compile(str(spec["as_path_regex"]))
             except re.error as exc:
                 raise PolicyError(f"match.as_path_regex: {exc}") from exc
         if "as_path_length" in spec:
-            kw["as_path_length"] = _range(spec["as_path_length"], "match.as_path_length")
+            kw["as_path_length"] = parse_range(spec["as_path_length"], "match.as_path_length")
         if "community" in spec:
-            kw["communities"] = frozenset(parse_community(c) for c in _as_list(spec["community"]))
+            kw["communities"] = frozenset(parse_community(c) for c in as_list(spec["community"]))
         if "large_community" in spec:
             kw["large_communities"] = frozenset(
-                parse_large_community(str(c)) for c in _as_list(spec["large_community"]))
+                parse_large_community(str(c)) for c in as_list(spec["large_community"]))
         if "next_hop_in" in spec:
             try:
-                kw["next_hop_in"] = tuple(ipaddress.ip_network(str(n)) for n in _as_list(spec["next_hop_in"]))
+                kw["next_hop_in"] = tuple(ipaddress.ip_network(str(n)) for n in as_list(spec["next_hop_in"]))
             except ValueError as exc:
                 raise PolicyError(f"match.next_hop_in: {exc}") from exc
         if "local_pref" in spec:
-            kw["local_pref"] = _range(spec["local_pref"], "match.local_pref")
+            kw["local_pref"] = parse_range(spec["local_pref"], "match.local_pref")
         if "med" in spec:
-            kw["med"] = _range(spec["med"], "match.med")
+            kw["med"] = parse_range(spec["med"], "match.med")
         return cls(**kw)
 
 
@@ -301,17 +281,27 @@ class Actions:
                 segs.insert(0, AsPathSegment(AsPathSegmentType.AS_SEQUENCE, prepend))
             changes["as_path"] = tuple(segs)
         next_hops = path.next_hops
-        new_nh = self._next_hop(path, ctx)
-        if new_nh is not None:
+        if not ctx.export:
+            next_hops = self.import_next_hops(path, ctx)
+        elif (new_nh := self._next_hop(path, ctx)) is not None:
             if next_hops or not isinstance(new_nh, ipaddress.IPv4Address):
                 next_hops = _one_next_hop(new_nh)
-            elif ctx.export:
+            else:
                 changes["next_hop"] = new_nh
-            elif new_nh != attrs.next_hop:
-                next_hops = _one_next_hop(new_nh)
         if changes:
             attrs = rewrite_attributes(attrs, changes)
         return attrs, next_hops
+
+    def import_next_hops(self, path: Path, ctx: PolicyContext) -> tuple[IPAddress, ...]:
+        """The next hops `apply` gives `path` on import (`path.next_hops` when unchanged): the whole
+        of `apply` for a rule that sets only the next hop, which a next-hop-only policy runs alone."""
+        next_hops = path.next_hops
+        new_nh = self._next_hop(path, ctx)
+        if new_nh is None:
+            return next_hops
+        if next_hops or not isinstance(new_nh, ipaddress.IPv4Address) or new_nh != path.attributes.next_hop:
+            return _one_next_hop(new_nh)
+        return next_hops
 
     def _next_hop(self, path: Path, ctx: PolicyContext) -> IPAddress | None:
         kind = self.next_hop
@@ -340,22 +330,22 @@ class Actions:
             raise PolicyError(f"set: unknown keys {sorted(unknown)} (known: {sorted(known)})")
         kw: dict[str, Any] = {}
         if "local_pref" in spec:
-            kw["local_pref"] = _u32(spec["local_pref"], "set.local_pref")
+            kw["local_pref"] = parse_u32(spec["local_pref"], "set.local_pref")
         if "med" in spec:
             if spec["med"] == "remove":
                 kw["remove_med"] = True
             else:
-                kw["med"] = _u32(spec["med"], "set.med")
+                kw["med"] = parse_u32(spec["med"], "set.med")
         if "community_add" in spec:
-            kw["community_add"] = tuple(parse_community(c) for c in _as_list(spec["community_add"]))
+            kw["community_add"] = tuple(parse_community(c) for c in as_list(spec["community_add"]))
         if "community_remove" in spec:
-            kw["community_remove"] = frozenset(parse_community(c) for c in _as_list(spec["community_remove"]))
+            kw["community_remove"] = frozenset(parse_community(c) for c in as_list(spec["community_remove"]))
         if "large_community_add" in spec:
             kw["large_community_add"] = tuple(
-                parse_large_community(str(c)) for c in _as_list(spec["large_community_add"]))
+                parse_large_community(str(c)) for c in as_list(spec["large_community_add"]))
         if "large_community_remove" in spec:
             kw["large_community_remove"] = frozenset(
-                parse_large_community(str(c)) for c in _as_list(spec["large_community_remove"]))
+                parse_large_community(str(c)) for c in as_list(spec["large_community_remove"]))
         if "next_hop" in spec:
             text = str(spec["next_hop"])
             try:
@@ -553,6 +543,23 @@ class Policy:
             return path
         return make_path(attrs, path.peer, next_hops, path.stale, path.path_id)
 
+    def _evaluate_next_hops(self, path: Path, ctx: PolicyContext) -> tuple[IPAddress, ...] | None:
+        """`evaluate(path, ctx)` of a next-hop-only policy on import, as the resulting next hops (None
+        when rejected): its rules match everything and leave the attribute set alone, so only the
+        next hops pass from rule to rule (`test_next_hop_only_policy_memo_is_evaluate`)."""
+        next_hops = path.next_hops
+        current = path
+        for _match, actions, verdict in self._steps:
+            if actions is not None:
+                next_hops = actions.import_next_hops(current, ctx)
+                if verdict is Verdict.CONTINUE:  # later rules see the rewritten path
+                    current = make_path(path.attributes, path.peer, next_hops, path.stale, path.path_id)
+            if verdict is Verdict.ACCEPT:
+                return next_hops
+            if verdict is Verdict.REJECT:
+                return None
+        return next_hops if self.default is Verdict.ACCEPT else None
+
     def _apply_next_hop_only(self, path: Path, ctx: PolicyContext, neighbor: PeerInfo) -> Path | None:
         """`apply` for a next-hop-only policy on import: the rules leave the attributes alone
         (`Actions.apply` puts an import next hop on the path) and read only the next hop, so the
@@ -563,10 +570,7 @@ class Policy:
         if hit is not None and hit[0] is next_hops and hit[1] is attrs.next_hop and hit[2] is neighbor:
             new_hops = hit[3]
         else:
-            result = self.evaluate(path, ctx)
-            if result is not None and result[0] is not attrs:  # not for these rules; stay exact anyway
-                return make_path(result[0], path.peer, result[1], path.stale, path.path_id)
-            new_hops = None if result is None else result[1]
+            new_hops = self._evaluate_next_hops(path, ctx)
             if len(self._nh_cache) >= self.CACHE_LIMIT:
                 self._nh_cache.clear()
             self._nh_cache[key] = (next_hops, attrs.next_hop, neighbor, new_hops)

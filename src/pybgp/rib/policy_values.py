@@ -5,7 +5,8 @@ Owns: `PolicyContext` (what a policy sees besides the path) with its cheap const
 `policy_context`, `PolicyError` (bad config, reported with where it is), `PrefixListEntry`
 ("P [ge N] [le N]"),
 `parse_community` / `format_community` (RFC 1997 "ASN:VALUE" or a well-known name),
-`parse_large_community` (RFC 8092 "A:B:C").
+`parse_large_community` (RFC 8092 "A:B:C"), and the small parsers of rule values (`as_list`,
+`parse_range`, `parse_u32`).
 Never does: evaluate policies (that is `policy.py`, which re-exports these names), hold routes, or
 any I/O.
 """
@@ -51,6 +52,30 @@ def policy_context(prefix: Prefix, neighbor: PeerInfo | None, export: bool = Fal
 
 class PolicyError(ValueError):
     """A policy definition is invalid (the config's fault, reported with where it is)."""
+
+
+def as_list(value: Any) -> list[Any]:
+    """A policy key given as one value or a list of them, as a list."""
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def parse_range(value: Any, what: str) -> tuple[int, int]:
+    """N or {ge = N, le = M} or {eq = N} -> (low, high), inclusive."""
+    if isinstance(value, int):
+        return value, value
+    if not isinstance(value, Mapping) or set(value) - {"ge", "le", "eq"}:
+        raise PolicyError(f"{what}: expected a number or {{ge = N, le = N}}")
+    if "eq" in value:
+        return int(value["eq"]), int(value["eq"])
+    return int(value.get("ge", 0)), int(value.get("le", 2**32 - 1))
+
+
+def parse_u32(value: Any, what: str) -> int:
+    """A 32-bit unsigned number (LOCAL_PREF, MED) or `PolicyError` naming `what`."""
+    number = int(value)
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise PolicyError(f"{what}: {number} is not a 32-bit unsigned value")
+    return number
 
 
 def parse_community(text: str | int) -> int:
