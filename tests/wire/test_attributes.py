@@ -227,3 +227,40 @@ def test_unchanged_copies_of_decoded_sets_still_reencode_exactly() -> None:
     image = attributes.WireImage(semantic=attributes._semantic(attrs), parts=attrs.wire.parts, as4=True,
                                  ibgp=False)
     assert encode_path_attributes(dataclasses.replace(attrs, wire=image), NEW, reach) == mp
+
+
+def test_one_run_image_is_the_received_bytes_and_reencodes_like_the_layout_tuple() -> None:
+    """A set decoded from one run of non-MP attributes keeps those very bytes as `WireImage.parts`
+    (the object keying its intern entry, no 1-tuple around it). Re-encoded with MP attributes added,
+    it writes exactly what the general layout `(bytes,)` writes: the run, then MP_UNREACH, MP_REACH."""
+    reach_only = ORIGIN_IGP + _mp_reach_v6(1) + attr(2, _as4(65001))
+    mp_reach = decode_path_attributes(reach_only, NEW)[1]
+    mp_unreach = decode_path_attributes(attr(15, bytes.fromhex("000201"), flags=0x90), NEW)[2]
+    assert mp_reach is not None and mp_unreach is not None
+    for data in (BASE, BASE + attr(4, struct.pack("!I", 7), 0x80), NEXT_HOP + ORIGIN_IGP + attr(2, _as4(1))):
+        clear_intern_cache()
+        attrs = decode_path_attributes(data, NEW, has_nlri=True)[0]
+        assert attrs.wire is not None and attrs.wire.parts is intern.TABLES[2 * NEW.as4 + NEW.ibgp][data].key
+        as_layout = dataclasses.replace(attrs, wire=attrs.wire._replace(parts=(data,)))
+        for reach, unreach in ((None, None), (mp_reach, None), (None, mp_unreach), (mp_reach, mp_unreach)):
+            out = encode_path_attributes(attrs, NEW, reach, unreach)
+            assert out == encode_path_attributes(as_layout, NEW, reach, unreach)
+            assert out.startswith(data) and decode_path_attributes(out, NEW)[0] == attrs
+
+
+def test_intern_entries_carry_a_fault_only_when_there_is_one() -> None:
+    """Fault-free sets (nearly all) get the one-slot `InternEntry`; a set decoded with a fault gets a
+    `FaultyInternEntry`, and every hit reports that fault again; the codes seen come from the set."""
+    clear_intern_cache()
+    table = intern.TABLES[2 * NEW.as4 + NEW.ibgp]
+    good = BASE
+    bad = BASE + attr(6, b"\x01")  # ATOMIC_AGGREGATE with a value: a fault (attribute discarded)
+    first = decode_path_attributes(good, NEW, has_nlri=True)
+    assert type(table[good]) is intern.InternEntry and table[good].fault is None
+    assert decode_path_attributes(good, NEW, has_nlri=True) == first and first[3] is None
+    faulty = decode_path_attributes(bad, NEW, has_nlri=True)
+    assert faulty[3] is not None and type(table[bad]) is intern.FaultyInternEntry
+    again = decode_path_attributes(bad, NEW, has_nlri=True)
+    assert again[0] is faulty[0] and again[3] == faulty[3]
+    assert intern.seen_codes(first[0]) == first[0].wire.seen != 0  # type: ignore[union-attr]
+    assert intern.seen_codes(attributes.EMPTY_ATTRIBUTES) == 0

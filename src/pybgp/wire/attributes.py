@@ -58,7 +58,7 @@ from pybgp.wire.errors import (
     UpdateFault,
 )
 from pybgp.wire.intern import TABLES as _TABLES
-from pybgp.wire.intern import InternKey, clear_tables, intern_set
+from pybgp.wire.intern import InternKey, clear_tables, intern_key, intern_set, seen_codes
 from pybgp.wire.mp import IPAddress as IPAddress
 from pybgp.wire.mp import MpReach as MpReach
 from pybgp.wire.mp import MpUnreach as MpUnreach
@@ -108,10 +108,13 @@ class WireImage(NamedTuple):
     received set unchanged), instead of every interned set carrying a 14-item tuple for it.
     `seen` is the bitmap (1 << code) of the attributes present (a function of the other fields).
 
+    `parts` is the bytes themselves when they are one run without MP attributes (nearly every set: the
+    object keying its intern entry, no 1-tuple around it, -48 bytes per set), else the layout tuple.
+
     A NamedTuple, not a dataclass: one is built per decoded set, and a tuple is built in one call."""
 
     semantic: tuple[object, ...] | None
-    parts: tuple[bytes | int, ...]
+    parts: bytes | tuple[bytes | int, ...]
     as4: bool
     ibgp: bool
     seen: int = 0
@@ -360,20 +363,20 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[_S
     MP attribute spans. The walk's fault depends only on the bytes in the key, so it is cached too.
     """
     spans, mp_spans, layout, fault = _walk(buf)
-    key: InternKey = layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
+    key: InternKey = intern_key(layout)
     index = 2 * ctx.as4 + ctx.ibgp
     ref = _TABLES[index].get(key)
     attrs = ref() if ref is not None else None
     if ref is not None and attrs is not None:  # same bytes, same result
-        return (attrs, ref.fault, ref.seen), mp_spans
+        return (attrs, ref.fault, seen_codes(attrs)), mp_spans
     if len(layout) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
         attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
-        image = WireImage(None, layout, ctx.as4, ctx.ibgp, seen)
+        image = WireImage(None, key, ctx.as4, ctx.ibgp, seen)
         object.__setattr__(attrs, "wire", image)
     else:
         attrs, plain_fault, seen = EMPTY_ATTRIBUTES, None, 0
     fault = strongest_fault(plain_fault, fault)
-    intern_set(index, key, attrs, fault, seen)
+    intern_set(index, key, attrs, fault)
     return (attrs, fault, seen), mp_spans
 
 
@@ -393,16 +396,17 @@ def decode_path_attributes(
     interned = ref() if ref is not None else None
     mp_spans: Sequence[tuple[int, int, int, int]] = ()
     if ref is not None and interned is not None:  # seen before, still in use, held no MP attribute
-        attrs, fault, seen = interned, ref.fault, ref.seen
+        wire = interned.wire  # seen_codes(interned), inline on the hot path
+        attrs, fault, seen = interned, ref.fault, 0 if wire is None else wire.seen
         if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
             return attrs, None, None, fault  # as below, with nothing of MP to decode
     else:
         found = fast_parts(buf, ctx)
         if found is not None:  # a plain list without fault or MP attribute: built here, interned
             values, seen, as_path, med = found
-            image = _new_tuple(WireImage, (None, (buf,), ctx.as4, ctx.ibgp, seen))
+            image = _new_tuple(WireImage, (None, buf, ctx.as4, ctx.ibgp, seen))
             attrs = _new_attributes(values, as_path, med, image)
-            intern_set(index, buf, attrs, None, seen)
+            intern_set(index, buf, attrs, None)
             if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
                 return attrs, None, None, None  # the usual UPDATE of a table: nothing more to check
             fault = None
@@ -521,13 +525,13 @@ def _matches_image(attrs: PathAttributes, image: WireImage) -> bool:
     if image.semantic is not None:
         return _semantic(attrs) == image.semantic
     parts = image.parts
-    key: InternKey = parts[0] if len(parts) == 1 and isinstance(parts[0], bytes) else parts
+    key: InternKey = parts if isinstance(parts, bytes) else intern_key(parts)
     ref = _TABLES[2 * image.as4 + image.ibgp].get(key)
     if ref is not None and ref() is attrs:
         return True  # the very set decoded from these bytes
     # Otherwise decode the non-MP bytes again (MP attributes never enter the set, and the runs
     # joined hold the same attributes in the same order, any overrunning tail still last).
-    buf = b"".join(part for part in parts if isinstance(part, bytes))
+    buf = key if isinstance(key, bytes) else b"".join(part for part in key if isinstance(part, bytes))
     ctx = WireContext(as4=image.as4, ibgp=image.ibgp)
     found = fast_semantic(buf, ctx)
     semantic = found[0] if found is not None else _semantic(_decode_plain(buf, _walk(buf)[0], ctx)[0])
@@ -558,6 +562,8 @@ def encode_path_attributes(
         and image.ibgp == ctx.ibgp
         and _matches_image(attrs, image)
     ):
+        if isinstance(image.parts, bytes):  # one run, no MP attribute received: any MP ones go after it
+            return b"".join([image.parts] + [x for x in (unreach, reach) if x is not None])
         out: list[bytes] = []
         for part in image.parts:
             if part == AttrCode.MP_REACH_NLRI:

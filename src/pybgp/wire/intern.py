@@ -2,8 +2,9 @@
 
 Owns: one table per (4-octet AS, iBGP) context (index `2 * as4 + ibgp`: the same bytes can mean
 different things in another context), mapping the bytes a set was decoded from to an `InternEntry`,
-a weak reference to the set plus the fault and the codes seen with it; `intern_set` and
-`clear_tables`. Never does: decode (that is `attributes.py` and `attrfast.py`), or keep a set alive.
+a weak reference to the set (plus the fault found with it, if any); `intern_key`, `intern_set`,
+`seen_codes` and `clear_tables`. Never does: decode (that is `attributes.py` and `attrfast.py`), or
+keep a set alive.
 
 Weak, because a table should hold a set for as long as someone (an Adj-RIB-In, a caller) uses it and
 no longer: identical bytes still give the identical object while it is alive, which is all interning
@@ -22,22 +23,44 @@ from pybgp.wire.errors import UpdateFault
 if TYPE_CHECKING:
     from pybgp.wire.attributes import PathAttributes
 
-__all__ = ["INTERN_CACHE_SIZE", "TABLES", "InternEntry", "InternKey", "clear_tables", "intern_set"]
+__all__ = [
+    "INTERN_CACHE_SIZE",
+    "TABLES",
+    "FaultyInternEntry",
+    "InternEntry",
+    "InternKey",
+    "clear_tables",
+    "intern_key",
+    "intern_set",
+    "seen_codes",
+]
 
 InternKey = bytes | tuple[bytes | int, ...]
 """The attribute bytes themselves when the field held no MP attribute (the usual case: no key tuple to
 build), else the `WireImage.parts` layout (byte runs, 14/15 where MP_REACH/MP_UNREACH sat)."""
 
 
-class InternEntry(weakref.ref["PathAttributes"]):
-    """A table's entry: a weak reference to the set, plus what a hit needs besides the set (the fault
-    found with it, the bitmap of codes seen for the mandatory-attribute check) and its own key, so
-    that the set's death can remove the entry."""
+def intern_key(layout: tuple[bytes | int, ...]) -> InternKey:
+    """The key (and `WireImage.parts`) of a layout of byte runs and MP codes: its only run, or itself."""
+    return layout[0] if len(layout) == 1 and isinstance(layout[0], bytes) else layout
 
-    __slots__ = ("fault", "key", "seen")
+
+class InternEntry(weakref.ref["PathAttributes"]):
+    """A table's entry: a weak reference to the set and its own key, so that the set's death can
+    remove the entry. What a hit needs besides the set: the fault found with it (`fault`, None here:
+    a set decoded with a fault gets a `FaultyInternEntry`, the rare case) and the bitmap of codes seen
+    for the mandatory-attribute check, which is the set's own `wire.seen` (0 for the empty set, the
+    only interned set without an image). One slot, not three: -16 bytes per interned set."""
+
+    __slots__ = ("key",)
     key: InternKey
-    fault: UpdateFault | None
-    seen: int
+    fault: UpdateFault | None = None
+
+
+class FaultyInternEntry(InternEntry):
+    """The entry of a set decoded with an RFC 7606 fault, which every later hit must report again."""
+
+    __slots__ = ("fault",)
 
 
 TABLES: tuple[dict[InternKey, InternEntry], ...] = ({}, {}, {}, {})
@@ -65,9 +88,7 @@ def _forgetter(table: dict[InternKey, InternEntry]) -> Callable[[weakref.ref[Pat
 _FORGET = tuple(_forgetter(table) for table in TABLES)
 
 
-def intern_set(
-    index: int, key: InternKey, attrs: PathAttributes, fault: UpdateFault | None, seen: int
-) -> None:
+def intern_set(index: int, key: InternKey, attrs: PathAttributes, fault: UpdateFault | None) -> None:
     """Remember `attrs` (decoded from `key` with `fault`) in table `index` while it lives."""
     table = TABLES[index]
     if len(table) >= INTERN_CACHE_SIZE:
@@ -75,11 +96,19 @@ def intern_set(
         # each `next(iter())` skip more dead slots. Dropped entries die with the table's reference
         # to them, so their callbacks never run.
         table.clear()
-    entry = InternEntry(attrs, _FORGET[index])
+    if fault is None:
+        entry = InternEntry(attrs, _FORGET[index])
+    else:
+        entry = FaultyInternEntry(attrs, _FORGET[index])
+        entry.fault = fault
     entry.key = key
-    entry.fault = fault
-    entry.seen = seen
     table[key] = entry
+
+
+def seen_codes(attrs: PathAttributes) -> int:
+    """The bitmap (1 << code) of the attributes an interned set was decoded from (see `InternEntry`)."""
+    wire = attrs.wire
+    return 0 if wire is None else wire.seen
 
 
 def clear_tables() -> None:
