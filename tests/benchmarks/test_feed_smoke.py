@@ -57,6 +57,7 @@ def test_feed_server_smoke(tmp_path: Path, testdata: Path) -> None:
         assert r["error"] is None, r
         assert r["paths"] == 2 * r["prefixes"] and r["prefixes"] >= 500
         assert r["up_to_rib_s"] is not None and 0 <= r["up_to_rib_s"] < 60, r
+        assert r["second_up_s"] is not None and 0 <= r["second_up_s"] <= r["up_to_rib_s"], r  # both fed
         assert r["peak_rss_mib"] > 1 and r["cpu_s"] >= 0
         if receiver in ("exabgp", "pybgpd-rx"):
             assert r["up_to_kernel_s"] is None  # receive only
