@@ -77,6 +77,31 @@ def _assert_same(fast: object, slow: object) -> None:
         assert (fast[0] is EMPTY_ATTRIBUTES) == (slow[0] is EMPTY_ATTRIBUTES)
 
 
+def _assert_second_read_as_the_general_path(
+    first: bytes, second: bytes, ctx: WireContext, has_nlri: bool
+) -> None:
+    """Decode `first` (it leaves its value and template caches), forget the interned sets, then decode
+    `second` through those caches and through the general path alone: both must give the same."""
+    clear_intern_cache()
+    try:
+        decode_path_attributes(first, ctx, has_nlri=has_nlri)  # fills the value and template caches
+    except WireError:
+        pass  # a session reset for the first list: the second one must still be judged right
+    intern.clear_tables()  # forget the sets, keep the templates
+
+    def run() -> object:
+        try:
+            return decode_path_attributes(second, ctx, has_nlri=has_nlri)
+        except WireError as exc:
+            return ("raised", type(exc), str(exc))
+
+    fast = run()
+    with general_path_only():
+        slow = run()
+    _assert_same(fast, slow)
+
+
+
 def _attr(flags: int, code: int, value: bytes) -> bytes:
     if len(value) > 255 or flags & 0x10:
         return bytes((flags | 0x10, code)) + struct.pack("!H", len(value)) + value
@@ -334,23 +359,7 @@ def test_template_cache_hits_equal_the_general_path(
     """The same list around another AS_PATH is read through the template the first one left (the
     list with its AS_PATH cut out): the result must still be the general path's."""
     first, second = (b"".join(parts[:at]) + as_path + b"".join(parts[at:]) for as_path in as_paths)
-    clear_intern_cache()
-    try:
-        decode_path_attributes(first, ctx, has_nlri=has_nlri)  # fills the value and template caches
-    except WireError:
-        pass  # a session reset for the first list: the second one must still be judged right
-    intern.clear_tables()  # forget the sets, keep the templates
-
-    def run() -> object:
-        try:
-            return decode_path_attributes(second, ctx, has_nlri=has_nlri)
-        except WireError as exc:
-            return ("raised", type(exc), str(exc))
-
-    fast = run()
-    with general_path_only():
-        slow = run()
-    _assert_same(fast, slow)
+    _assert_second_read_as_the_general_path(first, second, ctx, has_nlri)
 
 
 def test_template_cache_is_per_context_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -427,23 +436,7 @@ def test_med_template_hits_equal_the_general_path(
         items.insert(min(path_at, len(items)), as_path)
         lists.append(b"".join(items))
     first, second = lists
-    clear_intern_cache()
-    try:
-        decode_path_attributes(first, ctx, has_nlri=has_nlri)  # fills the value and template caches
-    except WireError:
-        pass  # a session reset for the first list: the second one must still be judged right
-    intern.clear_tables()  # forget the sets, keep the templates
-
-    def run() -> object:
-        try:
-            return decode_path_attributes(second, ctx, has_nlri=has_nlri)
-        except WireError as exc:
-            return ("raised", type(exc), str(exc))
-
-    fast = run()
-    with general_path_only():
-        slow = run()
-    _assert_same(fast, slow)
+    _assert_second_read_as_the_general_path(first, second, ctx, has_nlri)
 
 
 def test_lists_differing_in_med_share_one_template() -> None:
