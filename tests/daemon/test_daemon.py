@@ -12,6 +12,7 @@ import contextlib
 import io
 import ipaddress
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,6 +396,37 @@ async def test_strict_bfd_holds_the_session_until_bfd_is_up(tmp_path: Path) -> N
         assert daemon.speaker.peer("tor1").state is BgpState.IDLE
         bfd.fire(State.DOWN, State.UP)
         await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED, 10)
+    finally:
+        await daemon.stop()
+        await peer.stop()
+
+
+async def test_bfd_up_connects_at_once_a_session_waiting_out_connect_retry(tmp_path: Path) -> None:
+    """A server started before its ToR accepts: the first connect is refused and ConnectRetry (30 s
+    here) would hold the next one back; BFD Up proves the path, so the daemon connects at once."""
+    probe = socket.socket()
+    probe.bind((PEER_IP, 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens there yet: the daemon's first connect is refused
+    conf = tmp_path / "r.toml"
+    config = daemon_config(port, tmp_path / "r.sock")
+    conf.write_text(config.replace("connect_retry_time = 1", "connect_retry_time = 30"))
+    bfd = FakeBfd()
+    daemon = Daemon(load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=bfd)
+    await daemon.start()
+    peer = Speaker(local_as=64600, router_id="10.0.0.2", listen_addresses=(PEER_IP,), listen_port=port)
+    try:
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ACTIVE)  # refused, waiting
+        await peer.start()
+        peer.add_neighbor(PeerSettings(
+            local_as=64600, remote_as=64600, router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=ipaddress.ip_address(DAEMON_IP), name="pybgpd", passive=True,
+            local_address=ipaddress.ip_address(PEER_IP),
+        ))
+        await asyncio.sleep(0.5)
+        assert daemon.speaker.peer("tor1").state is BgpState.ACTIVE  # ConnectRetry still runs
+        bfd.fire(State.DOWN, State.UP)
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED, 5)
     finally:
         await daemon.stop()
         await peer.stop()

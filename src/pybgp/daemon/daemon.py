@@ -405,18 +405,18 @@ class Daemon:
             self._reconnect_now(name)
 
     def _reconnect_now(self, name: str) -> None:
-        """The path is back (BFD Up, carrier up): connect now instead of finishing the error back-off
-        or waiting for SYN retransmissions that were lost while the link was dead."""
+        """The path is back (BFD Up, carrier up): connect now instead of finishing the error back-off, waiting
+        for SYN retransmissions lost while the link was dead, or waiting out ConnectRetry after a refused
+        connect (a server started before its ToR accepts: BFD Up says it does now)."""
         try:
             peer = self.speaker.peer(name)
         except KeyError:
             return
-        if name not in self._failed:
-            return  # only after a failure we reacted to; a session still coming up is left alone
+        if name not in self._failed and peer.state is not BgpState.ACTIVE:
+            return  # a connect in flight, or a session coming up, is left alone
         view = next((v for v in self.speaker.neighbors() if v.name == name), None)
-        if view is None or not view.enabled or peer.settings.passive or self.stopping:
-            return
-        if peer.state not in (BgpState.IDLE, BgpState.CONNECT, BgpState.ACTIVE):
+        if (view is None or not view.enabled or peer.settings.passive or self.stopping
+                or peer.state not in (BgpState.IDLE, BgpState.CONNECT, BgpState.ACTIVE)):
             return
 
         async def restart() -> None:
