@@ -13,6 +13,7 @@ from tests.aio.test_update_batches import (
     IP,
     NAME,
     Batches,
+    Inputs,
     N,
     announce,
     close,
@@ -23,7 +24,7 @@ from tests.aio.test_update_batches import (
     until,
 )
 
-from pybgp.aio.peer import Peer
+from pybgp.aio.peer import READ_TURN_BUDGET, Peer, _Connection
 from pybgp.aio.read_throttle import ReadThrottle, weight
 from pybgp.fsm.config import PeerSettings
 from pybgp.rib.route import PeerInfo
@@ -142,3 +143,45 @@ async def test_a_failed_worker_slice_does_not_leave_a_neighbor_paused() -> None:
         assert sp._throttle.queued == 0
     finally:
         await sp.stop()
+
+
+class _Transport:
+    """The reading switch of a transport, recorded."""
+
+    def __init__(self) -> None:
+        self.reading = True
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return False
+
+
+async def test_a_connection_yields_a_loop_turn_after_its_read_budget_and_keeps_a_throttle() -> None:
+    conn = _Connection(None, 1)
+    inputs = Inputs(conn)
+    conn.peer = inputs  # type: ignore[assignment]
+    conn.ready = True
+    transport = _Transport()
+    conn.transport = transport  # type: ignore[assignment]
+    sent = [b"a" * (READ_TURN_BUDGET - 1), b"b", b"c" * READ_TURN_BUDGET]
+    conn.data_received(sent[0])
+    assert transport.reading  # under the budget
+    conn.data_received(sent[1])
+    assert not transport.reading and conn.yielding  # over it: no more reads this turn
+    await asyncio.sleep(0)
+    assert transport.reading and not conn.yielding  # the next turn reads again
+    conn.data_received(sent[2])
+    assert not transport.reading
+    conn.throttled = True  # the Speaker's back-pressure arrives while the connection yields
+    conn.set_reading()
+    await asyncio.sleep(0)
+    assert not transport.reading  # the end of the turn does not undo the throttle
+    conn.throttled = False
+    conn.set_reading()
+    assert transport.reading
+    assert b"".join(inputs.got) == b"".join(sent)  # every byte reached the FSM, in order

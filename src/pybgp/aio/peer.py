@@ -52,12 +52,14 @@ DEFAULT_LOW_WATER = 256 << 10
 CONNECT_TIMEOUT = 30.0
 CLOSE_LINGER = 5.0
 """Seconds a closing connection may spend flushing (a NOTIFICATION) before it is aborted."""
+READ_TURN_BUDGET = 256 << 10
+"""Bytes a connection hands the FSM before it stops reading until the loop's next turn. libuv reads a busy
+socket up to 32 times per readiness event: one turn decoded up to ~0.6 s of a ToR's table (feed (c))
+while timers, the other ToR's connect, control requests and netlink link events waited."""
 FEED_CHUNK = 32 << 10
-"""Largest piece of a socket read given to the FSM at once. A loaded session's reads are up to
-256 KiB: ~4,000 one-prefix UPDATEs decoded and held (with their actions) before the first reaches
-the handler, which costs more in cache misses, allocator and GC work than handing them over piece by
-piece: Peer -> Peer, 100k one-prefix UPDATEs, 0.88-0.91 -> 0.78-0.80 CPU s with pybgpd's GC settings
-(`benchmarks/session_ingest.py`, docs/performance.md)."""
+"""Largest piece of a socket read given to the FSM at once: a 256 KiB read handed over piece by piece, not
+as ~4,000 decoded UPDATEs at once, costs less cache, allocator and GC work (Peer -> Peer, 100k one-prefix
+UPDATEs: 0.88-0.91 -> 0.78-0.80 CPU s with pybgpd's GC settings, `benchmarks/session_ingest.py`)."""
 
 
 class PeerHandler(Protocol):
@@ -88,10 +90,12 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.pending: list[bytes] = []
         self.paused = False
+        self.throttled = False  # reading stopped by `Peer.pause_reading` (the Speaker's back-pressure)
+        self.yielding = False  # reading stopped until the loop's next turn (`READ_TURN_BUDGET`)
+        self.unyielded = 0  # bytes handed to the FSM since this connection last yielded a turn
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport: asyncio's own, or uvloop's TCPTransport, which offers the same methods
-        # without subclassing asyncio.Transport, so no isinstance check here.
+        # A stream transport: asyncio's, or uvloop's TCPTransport (same methods, not a subclass).
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
@@ -102,11 +106,31 @@ class _Connection(asyncio.Protocol):
             return
         if len(data) <= FEED_CHUNK:
             self.peer._input(ev.DataReceived(conn=self.id, data=data))
+        else:
+            for start in range(0, len(data), FEED_CHUNK):
+                if self.closed or self.peer is None:
+                    return  # an earlier piece closed the connection
+                self.peer._input(ev.DataReceived(conn=self.id, data=data[start : start + FEED_CHUNK]))
+        self.unyielded += len(data)
+        if self.unyielded >= READ_TURN_BUDGET and not self.yielding and self.transport is not None:
+            self.yielding = True  # let timers, connects and other sockets run before the next read
+            self.set_reading()
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self.unyielded = 0
+        self.yielding = False
+        self.set_reading()
+
+    def set_reading(self) -> None:
+        """Read unless the back-pressure (`throttled`) or the per-turn budget (`yielding`) says stop."""
+        transport = self.transport
+        if transport is None or self.closed or transport.is_closing():
             return
-        for start in range(0, len(data), FEED_CHUNK):
-            if self.closed or self.peer is None:
-                return  # an earlier piece closed the connection
-            self.peer._input(ev.DataReceived(conn=self.id, data=data[start : start + FEED_CHUNK]))
+        if self.throttled or self.yielding:
+            transport.pause_reading()
+        else:
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         was_closed, self.closed = self.closed, True
@@ -282,18 +306,12 @@ class Peer:
         await self._writable.wait()
 
     def pause_reading(self, paused: bool = True) -> None:
-        """Stop (`paused=True`) or restart reading this neighbor's sockets: the handler's read
-        back-pressure while it holds many decoded UPDATEs it has not applied yet. TCP flow control
-        then holds the peer's data in the kernel (as BIRD's own reads do), instead of this process
-        decoding a whole table ahead of its RIB. A connection opened later starts reading."""
+        """Stop (`paused=True`) or restart reading this neighbor's sockets: the handler's back-pressure while
+        it holds many decoded UPDATEs not yet applied; TCP flow control then keeps the rest of the table
+        in the kernel. A connection opened later starts reading."""
         for conn in self._conns.values():
-            transport = conn.transport
-            if transport is None or transport.is_closing():
-                continue
-            if paused:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
+            conn.throttled = paused
+            conn.set_reading()
 
     async def wait_state(self, state: State, timeout: float) -> None:
         """Wait until the FSM is in `state` (asyncio.TimeoutError otherwise); for tests and tools."""
