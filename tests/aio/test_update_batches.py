@@ -4,11 +4,11 @@ End-of-RIB hooks after the UPDATEs before them, and subclasses hooking `on_updat
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from typing import Any
 
 import pytest
+from tests.aio.test_peer import until as wait_until
 
 from pybgp.aio import speaker as speaker_mod
 from pybgp.aio.listener import Listener
@@ -71,12 +71,8 @@ def one_prefix_updates(count: int, ctx: WireContext, start: int = 0) -> list[byt
 
 
 async def until(cond: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
+    """`test_peer.until` with room for a loaded machine: these wait for whole tables, not one event."""
+    await wait_until(cond, timeout)
 
 
 async def peers(handler: Any, observer: Any = None) -> tuple[Listener, Peer, Peer]:

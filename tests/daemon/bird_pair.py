@@ -45,3 +45,15 @@ def two_tors(lab: Lab, b1_conf: str, b2_conf: str) -> tuple[Node, BirdDriver, Bi
     b1 = BirdDriver(n1, b1_conf, neighbors={"10.0.1.1": "p"})
     b2 = BirdDriver(n2, b2_conf, neighbors={"10.0.2.1": "p"})
     return p, b1, b2
+
+
+def pybgpd_neighbors(*, b1_extra: str = "", b2_extra: str = "") -> str:
+    """pybgpd's `[[neighbor]]` tables for `b1` and `b2` (iBGP, next-hop-self, quick error wait), each
+    followed by its `*_extra` TOML lines."""
+    return "".join(
+        f'\n[[neighbor]]\nname = "{name}"\naddress = "{address}"\ninterface = "{ifname}"\n'
+        f'remote_as = "internal"\nnext_hop_self = true\nerror_wait = [1, 5]\n{extra}'
+        for name, address, ifname, extra in (
+            ("b1", "10.0.1.2", "eth0", b1_extra), ("b2", "10.0.2.2", "eth1", b2_extra)
+        )
+    )

@@ -28,7 +28,7 @@ from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab, Node
 from pybgp.testing.monitor import RouteMonitor
 
-from .bird_pair import rr_client_conf, two_tors
+from .bird_pair import pybgpd_neighbors, rr_client_conf, two_tors
 
 pytestmark = pytest.mark.lab
 
@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def pybgpd_conf(sock: Path, *, b1_policy: str = "", b2_hold: int = 240, extra: str = "") -> str:
     imp = f'import = "{b1_policy}"\n' if b1_policy else ""
+    neighbors = pybgpd_neighbors(b1_extra=imp, b2_extra=f"hold_time = {b2_hold}\n")
     return f"""
 [global]
 asn = 64600
@@ -53,24 +54,7 @@ format = "json"
 
 [origination]
 static = ["10.99.0.0/24"]
-
-[[neighbor]]
-name = "b1"
-address = "10.0.1.2"
-interface = "eth0"
-remote_as = "internal"
-next_hop_self = true
-error_wait = [1, 5]
-{imp}
-[[neighbor]]
-name = "b2"
-address = "10.0.2.2"
-interface = "eth1"
-remote_as = "internal"
-next_hop_self = true
-hold_time = {b2_hold}
-error_wait = [1, 5]
-
+{neighbors}
 [policy.lp300]
 [[policy.lp300.rules]]
 set.local_pref = 300

@@ -22,7 +22,7 @@ from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab, Node
 from pybgp.testing.monitor import RouteMonitor
 
-from .bird_pair import rr_client_conf, two_tors
+from .bird_pair import pybgpd_neighbors, rr_client_conf, two_tors
 
 pytestmark = pytest.mark.lab
 
@@ -44,23 +44,7 @@ format = "json"
 
 [kernel]
 update_delay = {update_delay}
-
-[[neighbor]]
-name = "b1"
-address = "10.0.1.2"
-interface = "eth0"
-remote_as = "internal"
-next_hop_self = true
-error_wait = [1, 5]
-
-[[neighbor]]
-name = "b2"
-address = "10.0.2.2"
-interface = "eth1"
-remote_as = "internal"
-next_hop_self = true
-error_wait = [1, 5]
-"""
+{pybgpd_neighbors()}"""
 
 
 @contextmanager
