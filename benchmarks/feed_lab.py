@@ -243,6 +243,41 @@ class PybgpdReceiver:
         return out
 
 
+    def session_gaps_ms(self) -> dict[str, float]:
+        """From the log (ms timestamps): the later ToR's reconnect ("path is back") -> Connect -> OpenSent
+        (its TCP connect done) and -> Established, and the first ToR's Established -> the second's; the
+        0.1 s control-socket poll behind `second_up_s` cannot resolve these (issue 6, session 4)."""
+        seen: dict[str, float] = {}
+        try:
+            lines = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return {}
+        for line in lines:
+            if '"pybgp.' not in line or not line.startswith("{"):
+                continue
+            try:
+                rec = json.loads(line)
+                message, stamp = rec["message"], time.strptime(rec["time"][:19], "%Y-%m-%dT%H:%M:%S")
+                at = calendar.timegm(stamp) + int(rec["time"][20:23]) / 1000
+            except (ValueError, KeyError):
+                continue
+            tor, _, text = message.partition(": ")
+            key = {"path is back, connecting now": "go", "Connect -> OpenSent": "sent",
+                   "OpenConfirm -> Established": "est"}.get(text)
+            first = key is not None and f"{tor}.{key}" not in seen
+            if tor in ("tor1", "tor2") and first and (key == "go" or f"{tor}.go" in seen):
+                seen[f"{tor}.{key}"] = at
+        ests = sorted((seen[f"{t}.est"], t) for t in ("tor1", "tor2") if f"{t}.est" in seen)
+        if len(ests) < 2 or f"{ests[1][1]}.go" not in seen or f"{ests[1][1]}.sent" not in seen:
+            return {}
+        late = ests[1][1]
+        return {
+            "connect_ms": round(1000 * (seen[f"{late}.sent"] - seen[f"{late}.go"])),
+            "open_exchange_ms": round(1000 * (seen[f"{late}.est"] - seen[f"{late}.sent"])),
+            "first_to_second_established_ms": round(1000 * (ests[1][0] - ests[0][0])),
+        }
+
+
 class PybgpdRxReceiver(PybgpdReceiver):
     """pybgpd receiving only: the same config with `[kernel] enabled = false`, so its "up -> RIB" is
     compared with ExaBGP's (which installs nothing) like for like; `pybgpd` is the full product."""

@@ -16,7 +16,9 @@ For each feed and receiver, in one run: the ToRs' sessions are enabled with the 
   up -> kernel: until the server's main table holds every prefix as a 2-nexthop route (fast
            /proc/net/fib_triestat polling, then a full netlink route dump that must show them all ECMP);
   CPU seconds (/proc/PID/stat of the receiver and its children, from enable to done), peak RSS
-  (VmHWM, summed over the process tree) and bytes per path ((peak - idle RSS) / paths).
+  (VmHWM, summed over the process tree) and bytes per path ((peak - idle RSS) / paths); for pybgpd
+  also `second_session_ms` from its log: the later ToR's reconnect -> TCP connect done -> Established
+  while the first ToR floods (ms resolution; "2nd session up" is the 0.1 s control-socket poll).
 Failover (with feed (b) installed, pybgpd and BIRD): silent cut of eth0 (nftables netdev drop
 chains), time from BFD Down (the receiver's own log) and from the cut until no route uses eth0
 (netlink dumps; for nexthop groups the group table is polled every 5 ms first), then restore ->
@@ -69,6 +71,8 @@ class FeedResult:
     # first -> second ToR session Established: inside every "up ->" figure, which starts at the first
     # (each receiver's own reconnect timing after the ToRs start accepting, not its processing speed)
     second_up_s: float | None = None
+    # pybgpd only, from its log (ms): the later ToR's reconnect -> TCP connect done -> Established
+    second_session_ms: dict[str, float] = field(default_factory=dict)
     failover: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
@@ -144,6 +148,8 @@ def measure(
         res.up_to_rib_s = round(t_rib - t_up, 2) if t_rib else None
         res.up_to_kernel_s = round(t_kernel - t_up, 2) if t_kernel else None
         res.second_up_s = round(t_up2 - t_up, 2) if t_up2 else None
+        gaps = getattr(rx, "session_gaps_ms", None)
+        res.second_session_ms = gaps() if gaps is not None else {}
         if t_rib is None or (rx.kernel and t_kernel is None):
             res.error = f"incomplete after {timeout:.0f} s: rib paths {rx.rib_paths()}/{res.paths}"
         elif failover and rx.kernel:

@@ -24,7 +24,8 @@ from tests.aio.test_update_batches import (
     until,
 )
 
-from pybgp.aio.peer import READ_TURN_BUDGET, Peer, _Connection
+from pybgp.aio.connection import READ_TURN_BUDGET, _Connection
+from pybgp.aio.peer import Peer
 from pybgp.aio.read_throttle import ReadThrottle, weight
 from pybgp.fsm.config import PeerSettings
 from pybgp.rib.route import PeerInfo

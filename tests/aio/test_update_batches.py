@@ -11,8 +11,9 @@ import pytest
 from tests.aio.test_peer import until as wait_until
 
 from pybgp.aio import speaker as speaker_mod
+from pybgp.aio.connection import FEED_CHUNK, _Connection
 from pybgp.aio.listener import Listener
-from pybgp.aio.peer import FEED_CHUNK, Peer, _Connection
+from pybgp.aio.peer import Peer
 from pybgp.aio.speaker import Speaker
 from pybgp.fsm import actions as act
 from pybgp.fsm.config import PeerSettings

@@ -18,7 +18,8 @@ import socket
 from collections.abc import Callable, Sequence
 
 from pybgp.aio import sockopts
-from pybgp.aio.peer import Peer, _Connection, new_connection_id
+from pybgp.aio.connection import _Connection, new_connection_id
+from pybgp.aio.peer import Peer
 from pybgp.wire.constants import BGP_PORT
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,8 @@
 Owns: `Peer` (drives a `BgpSession` from TCP bytes and loop time, carries out its actions) and the
 `PeerHandler` protocol the RIB/Speaker implements. Outgoing connections are made here (source
 address, SO_BINDTODEVICE, TCP MD5, TTL/GTSM set before `connect`); incoming ones are handed over by
-`pybgp.aio.listener.Listener`.
+`pybgp.aio.listener.Listener`; both speak through `pybgp.aio.connection._Connection` (which hands reads
+to the FSM in pieces and fair loop turns).
 Never does: protocol decisions (all in `pybgp.fsm`), or touch routes (the handler does).
 
 Back-pressure: each transport gets write-buffer limits (`high_water`/`low_water`); above the high mark
@@ -18,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import itertools
 import logging
 import random
 import socket
 from collections.abc import Callable, Sequence
-from typing import Protocol, cast
+from typing import Protocol
 
 from pybgp.aio import sockopts
 from pybgp.aio.clock import Clock, LoopClock
+from pybgp.aio.connection import _Connection, new_connection_id
 from pybgp.fsm import actions as act
 from pybgp.fsm import events as ev
 from pybgp.fsm.config import PeerSettings
@@ -38,28 +39,10 @@ from pybgp.wire.messages import Notification, RouteRefresh, Update
 
 log = logging.getLogger(__name__)
 
-_conn_ids = itertools.count(1)
-"""Connection ids are unique per process, so a stale id can never be mistaken for a new one."""
-
-
-def new_connection_id() -> int:
-    return next(_conn_ids)
-
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 DEFAULT_HIGH_WATER = 1 << 20
 DEFAULT_LOW_WATER = 256 << 10
 CONNECT_TIMEOUT = 30.0
-CLOSE_LINGER = 5.0
-"""Seconds a closing connection may spend flushing (a NOTIFICATION) before it is aborted."""
-READ_TURN_BUDGET = 256 << 10
-"""Bytes a connection hands the FSM before it stops reading until the loop's next turn. libuv reads a busy
-socket up to 32 times per readiness event: one turn decoded up to ~0.6 s of a ToR's table (feed (c))
-while timers, the other ToR's connect, control requests and netlink link events waited."""
-FEED_CHUNK = 32 << 10
-"""Largest piece of a socket read given to the FSM at once: a 256 KiB read handed over piece by piece, not
-as ~4,000 decoded UPDATEs at once, costs less cache, allocator and GC work (Peer -> Peer, 100k one-prefix
-UPDATEs: 0.88-0.91 -> 0.78-0.80 CPU s with pybgpd's GC settings, `benchmarks/session_ingest.py`)."""
 
 
 class PeerHandler(Protocol):
@@ -77,99 +60,6 @@ class PeerHandler(Protocol):
     def on_down(self, peer: Peer, reason: str, notification: Notification | None) -> None: ...
 
     def on_route_refresh(self, peer: Peer, msg: RouteRefresh) -> None: ...
-
-
-class _Connection(asyncio.Protocol):
-    """One TCP connection of a Peer. Bytes are held until the FSM knows the connection (`ready`)."""
-
-    def __init__(self, peer: Peer | None, conn_id: int) -> None:
-        self.peer = peer
-        self.id = conn_id
-        self.transport: asyncio.Transport | None = None
-        self.ready = False
-        self.closed = False
-        self.pending: list[bytes] = []
-        self.paused = False
-        self.throttled = False  # reading stopped by `Peer.pause_reading` (the Speaker's back-pressure)
-        self.yielding = False  # reading stopped until the loop's next turn (`READ_TURN_BUDGET`)
-        self.unyielded = 0  # bytes handed to the FSM since this connection last yielded a turn
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # A stream transport: asyncio's, or uvloop's TCPTransport (same methods, not a subclass).
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        if self.peer is None or self.closed:
-            return
-        if not self.ready:
-            self.pending.append(data)
-            return
-        if len(data) <= FEED_CHUNK:
-            self.peer._input(ev.DataReceived(conn=self.id, data=data))
-        else:
-            for start in range(0, len(data), FEED_CHUNK):
-                if self.closed or self.peer is None:
-                    return  # an earlier piece closed the connection
-                self.peer._input(ev.DataReceived(conn=self.id, data=data[start : start + FEED_CHUNK]))
-        self.unyielded += len(data)
-        if self.unyielded >= READ_TURN_BUDGET and not self.yielding and self.transport is not None:
-            self.yielding = True  # let timers, connects and other sockets run before the next read
-            self.set_reading()
-            asyncio.get_running_loop().call_soon(self._next_turn)
-
-    def _next_turn(self) -> None:
-        self.unyielded = 0
-        self.yielding = False
-        self.set_reading()
-
-    def set_reading(self) -> None:
-        """Read unless the back-pressure (`throttled`) or the per-turn budget (`yielding`) says stop."""
-        transport = self.transport
-        if transport is None or self.closed or transport.is_closing():
-            return
-        if self.throttled or self.yielding:
-            transport.pause_reading()
-        else:
-            transport.resume_reading()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        was_closed, self.closed = self.closed, True
-        if self.paused:
-            self.paused = False
-            if self.peer is not None:
-                self.peer._flow_changed()
-        if self.peer is not None:
-            self.peer._connection_gone(self, was_closed, exc)
-
-    def pause_writing(self) -> None:
-        self.paused = True
-        if self.peer is not None:
-            self.peer._flow_changed()
-
-    def resume_writing(self) -> None:
-        self.paused = False
-        if self.peer is not None:
-            self.peer._flow_changed()
-
-    def activate(self) -> None:
-        """The FSM now knows this connection: deliver what arrived meanwhile."""
-        self.ready = True
-        pending, self.pending = self.pending, []
-        for data in pending:
-            if self.closed or self.peer is None:
-                return
-            self.peer._input(ev.DataReceived(conn=self.id, data=data))
-
-    def close(self) -> None:
-        self.closed = True
-        transport = self.transport
-        if transport is None:
-            return
-        transport.close()  # flushes what is queued (a NOTIFICATION) first
-        if transport.get_write_buffer_size() > 0:
-            # A dead or stalled peer never drains the buffer: do not let the socket linger for the
-            # kernel's retransmission timeout.
-            asyncio.get_running_loop().call_later(CLOSE_LINGER, transport.abort)
 
 
 class Peer:
