@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pybgp.rib.adj_rib import export_path
-from pybgp.rib.decision import DecisionOptions, Reason, rank_pair, select
+from pybgp.rib.decision import DecisionOptions, Reason, _all_equal, rank_pair, select
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.manager import Rib, never_exported
 from pybgp.rib.policy import Policy, PolicyContext, policy_context
@@ -65,6 +65,7 @@ def test_rank_pair_agrees_with_select(a1: PathAttributes, a2: PathAttributes, p1
         return  # one origin's path replaces its previous one: never two candidates
     pair = rank_pair(a, b, options)
     sel = select((a, b), options)
+    assert (pair is None) == (not _all_equal((a, b), options))  # declines exactly where select eliminates
     if pair is None:
         return  # the caller runs select itself
     ordered, count = pair
@@ -303,6 +304,38 @@ def test_update_many_is_update_per_prefix(steps: list[tuple[PeerInfo, PathAttrib
         assert fast.multipath(prefix) == slow.multipath(prefix)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PAIR_PEERS), attrs_st, st.integers(0, 3)), max_size=10),
+       st.sampled_from([1, 2, 16]))
+def test_update_one_is_update(steps: list[tuple[PeerInfo, PathAttributes, int]], limit: int) -> None:
+    """`LocRib.update_one` (the one-prefix UPDATE's path) leaves the state, changes and key object of
+    `update`."""
+    options = DecisionOptions(multipath_limit=limit)
+    fast, slow = LocRib(options), LocRib(options)
+    prefixes = [Prefix.parse(f"10.{i}.0.0/24") for i in range(4)]
+    for origin, attrs, pick in steps:
+        path = Path(attributes=attrs, peer=origin)
+        fast_changes: list[BestChange] = []
+        key = fast.update_one(prefixes[pick], origin, path, fast_changes)
+        change = slow.update(prefixes[pick], origin, path)
+        assert fast_changes == ([change] if change is not None else [])
+        assert key == prefixes[pick] and key is fast.key(key)
+    for prefix in prefixes:
+        assert [id(p) for p in fast.candidates(prefix)] == [id(p) for p in slow.candidates(prefix)]
+        assert fast.multipath(prefix) == slow.multipath(prefix)
+
+
+def test_import_path_is_apply() -> None:
+    """`Policy.import_path` answers as `apply` with the import context, for every kind of policy."""
+    by_prefix = {"rules": [{"match": {"prefix": "10.1.0.0/16 le 24"}, "set": {"local_pref": 50}}]}
+    tor = PAIR_PEERS[0]
+    for policy in (*IMPORTS, Policy.from_dict(by_prefix)):
+        for med, nh in ((10, IP("10.70.0.1")), (5, IP("10.69.0.7")), (None, IP("10.69.0.1"))):
+            path = Path(attributes=PathAttributes(origin=Origin.IGP, next_hop=nh, med=med), peer=tor)
+            expected = policy.apply(path, PolicyContext(prefix=PFX, neighbor=tor))
+            assert policy.import_path(path, PFX, tor) == expected
+
+
 class RunsRib(Rib):
     """A Rib whose one-prefix shortcut hands its prefix to the general `_receive_runs` instead."""
 
@@ -441,8 +474,8 @@ def test_next_hop_only_policy_memo_is_evaluate(
         path = Path(attributes=dataclasses.replace(attrs, next_hop=nh), peer=tor, next_hops=v6 if mp else ())
         ctx = PolicyContext(prefix=PFX, neighbor=tor)
         expected = policy.evaluate(path, ctx)
-        for _ in range(2):  # a miss, then a hit
-            got = policy.apply(path, ctx)
+        for use_import in (False, True, False, True):  # a miss, then hits, through both entry points
+            got = policy.import_path(path, PFX, tor) if use_import else policy.apply(path, ctx)
             if expected is None:
                 assert got is None
             else:

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
+from pybgp.daemon.kernel_memo import record_by_session, selection_key, session_key
 from pybgp.daemon.logsetup import event
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.schema import DaemonConfig, IPAddress, KernelExportConfig
@@ -154,7 +155,7 @@ class KernelExporter:
             paths = (best, *(p for p in paths if p is not best))[:limit]
         if not self._policy.prefix_free:
             return self._hops_of(change.prefix, paths)
-        key = self._selection_key(paths) if self._policy.rules else self._session_key(paths)
+        key = selection_key(paths) if self._policy.rules else session_key(paths, self._excluded)
         cached = self._selections.get(key)
         if cached is not None:
             return cached[0]
@@ -163,49 +164,6 @@ class KernelExporter:
             self._selections.clear()
         self._selections[key] = (hops, paths)  # `paths` keeps the objects behind the ids alive
         return hops
-
-    @staticmethod
-    def _selection_key(paths: tuple[Path, ...]) -> tuple[object, ...]:
-        """The memo key of a selection under a kernel policy with rules: a full table shares a few
-        attribute sets (interned) and one PeerInfo per session, so the nexthop set depends on each path's
-        (attributes, peer, next hops) only, compared by identity (the RIB shares one next-hop tuple per
-        address; no address is hashed per change)."""
-        if len(paths) == 2:  # the server's shape (two ToRs): no generator per change
-            a, b = paths
-            return (
-                id(a.attributes), id(a.peer), id(a.next_hops), id(b.attributes), id(b.peer), id(b.next_hops)
-            )
-        return tuple(x for p in paths for x in (id(p.attributes), id(p.peer), id(p.next_hops)))
-
-    def _session_key(self, paths: tuple[Path, ...]) -> tuple[object, ...]:
-        """The memo key without policy rules (the default): then a path's part of the answer depends on
-        its session, its gateway and (with excluded communities) its communities only, not on the rest
-        of its attributes; so a feed with a unique attribute set per prefix (feed (c), issue 6) still
-        hits, where `_selection_key` would miss on every change. By identity, as `_selection_key` (the
-        codec interns gateways; interned attribute sets share their communities tuple, and an absent one
-        is the empty tuple); the `paths` kept with the entry keep the objects behind the ids alive."""
-        if len(paths) == 2:  # the server's shape (two ToRs), and below one ToR's path: no loop per change
-            a, b = paths
-            gw_a = a.next_hops[0] if a.next_hops else a.attributes.next_hop
-            gw_b = b.next_hops[0] if b.next_hops else b.attributes.next_hop
-            if not self._excluded:
-                return (id(a.peer), id(gw_a), id(b.peer), id(gw_b))
-            attrs_a, attrs_b = a.attributes, b.attributes
-            return (
-                id(a.peer), id(gw_a), id(attrs_a.communities), id(b.peer), id(gw_b), id(attrs_b.communities)
-            )
-        if len(paths) == 1:  # below: one ToR's path
-            (a,) = paths
-            gw_a = a.next_hops[0] if a.next_hops else a.attributes.next_hop
-            if not self._excluded:
-                return (id(a.peer), id(gw_a))
-            return (id(a.peer), id(gw_a), id(a.attributes.communities))
-        key: list[int] = []
-        for p in paths:
-            key += (id(p.peer), id(p.next_hops[0] if p.next_hops else p.attributes.next_hop))
-            if self._excluded:
-                key.append(id(p.attributes.communities))
-        return tuple(key)
 
     def _hops_of(self, prefix: Prefix, paths: tuple[Path, ...]) -> tuple[NextHop, ...]:
         """The nexthop set of a selection not seen before. Each per-path answer is a dict lookup
@@ -279,10 +237,14 @@ class KernelExporter:
         if not self._enabled or self.frozen or self.held:
             return
         pending, hops_for = self._pending, self.hops_for
-        for change in changes:
-            prefix = change.prefix
-            # `without_path_id()` inlined: this runs once per change (over 2M in a 1M x 2 feed)
-            pending[prefix.without_path_id() if prefix.path_id else prefix] = hops_for(change)
+        policy = self._policy
+        if policy.rules or not policy.prefix_free:
+            for change in changes:
+                prefix = change.prefix
+                # `without_path_id()` inlined: this runs once per change (over 2M in a 1M x 2 feed)
+                pending[prefix.without_path_id() if prefix.path_id else prefix] = hops_for(change)
+        else:
+            record_by_session(changes, pending, self._selections, hops_for, self._excluded, self._merge_paths)
         if pending:
             self._schedule_flush()
 

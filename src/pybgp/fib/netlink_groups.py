@@ -108,26 +108,34 @@ class GroupTable:
         same: dict[tuple[int, int], bool] = {}  # (gid, id(canonical tuple)) -> group has exactly it
         by_source: dict[tuple[int, int], int] = {}  # (gid now, id(canonical tuple)) -> routes moving
         route_gid, groups = self.route_gid, self.groups
+        # Consecutive routes mostly share their tuple and their current group (a feed's batch: one
+        # ToR's new prefixes, then the other ToR's moving from one group to the same pair), so the
+        # lookups above are done again only when the tuple or the group differs from the route before.
+        last_hops: Hops | None = None
+        kid, routes = 0, []
+        last_gid: int | None = None
+        key, hit = (0, 0), False
         for prefix, hops in wanted.items():
-            known = canon.get(id(hops))
-            if known is None:
-                known = canon[id(hops)] = by_value.setdefault(hops, hops)
-            kid = id(known)
+            if hops is not last_hops:
+                known = canon.get(id(hops))
+                if known is None:
+                    known = canon[id(hops)] = by_value.setdefault(hops, hops)
+                kid = id(known)
+                routes = pending.setdefault(kid, [])
+                last_hops, last_gid = hops, None
             gid = route_gid.get(prefix)
             if gid is not None and gid in groups:
-                key = (gid, kid)
-                hit = same.get(key)
-                if hit is None:
-                    hit = same[key] = groups[gid].nexthops == known
+                if gid != last_gid:
+                    key = (gid, kid)
+                    answer = same.get(key)
+                    if answer is None:
+                        answer = same[key] = groups[gid].nexthops == known
+                    hit, last_gid = answer, gid
                 if hit:
                     plan.unchanged += 1
                     continue
                 by_source[key] = by_source.get(key, 0) + 1
-            routes = pending.get(kid)
-            if routes is None:
-                pending[kid] = [prefix]
-            else:
-                routes.append(prefix)
+            routes.append(prefix)
         sets = {id(hops): hops for hops in canon.values()}
         new_sets: dict[Hops, int] = {}
         rewritten: dict[int, int] = {}  # id(canonical tuple) -> the group rewritten to it (its routes stay)
@@ -140,6 +148,8 @@ class GroupTable:
             new_sets[hops] = gid
             rewritten[kid] = gid
         for kid, prefixes in pending.items():
+            if not prefixes:  # every route of this set is unchanged
+                continue
             hops = sets[kid]
             source = rewritten.get(kid)
             if source is not None:  # the rewritten group's routes need no move (rare: one walk of them)

@@ -4,7 +4,7 @@ Owns: `AdjRibIn` (the paths one peer sent, End-of-RIB tracking, stale marking an
 the graceful-restart helper, RFC 4724 4.2), `loop_reason` (the receive-side loop
 checks: own AS in AS_PATH on eBGP, RFC 4456 ORIGINATOR_ID and CLUSTER_LIST), `export_path` (the
 RFC 4271 5.1 / RFC 4456 8 rewrite of a Loc-RIB path for one target session, before export
-policy), and `AdjRibOut` (what we last sent to a peer).
+policy; `never_exported`, its shortcut that needs no path), and `AdjRibOut` (what we last sent to a peer).
 Never does: selection, policy evaluation, encoding, or I/O.
 """
 
@@ -28,6 +28,16 @@ NO_EXPORT_SUBCONFED = 0xFFFFFF03
 
 def family_of(prefix: Prefix) -> Family:
     return (int(prefix.afi), 1)
+
+
+def never_exported(origin: PeerInfo, target: PeerInfo) -> bool:
+    """True when no path from `origin` can be advertised to `target`, whatever its attributes: the
+    session it came from (RFC 4271 9.2), or an iBGP-learned path towards an iBGP peer when neither
+    is a route-reflector client (RFC 4271 9.2, RFC 4456 section 8). `export_path` gives None for
+    these too; this is the shortcut that needs no path."""
+    if origin.name == target.name:
+        return True
+    return origin.ibgp and not target.ebgp and not origin.rr_client and not target.rr_client
 
 
 def loop_reason(attrs: PathAttributes, peer: PeerInfo, *, router_id: ipaddress.IPv4Address,

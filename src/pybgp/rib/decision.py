@@ -237,18 +237,28 @@ def rank_pair(a: Path, b: Path, options: DecisionOptions) -> tuple[tuple[Path, P
     """`select` for the commonest contest -- the same route from both ToRs -- without building a
     `Selection`: the two paths in the order `select` ranks them and how many of them it selects
     (2 merged, or 1). None when a forwarding step can tell them apart; the caller then runs
-    `select`. Same answer by construction: `_all_equal` skips the elimination steps, the sort key is
-    `rank_equal`'s (a stable sort keeps `a` first on a tie), and the merge test is `select`'s (equal
-    AS_PATHs always pass its neighbor-AS test)."""
-    if not _all_equal((a, b), options):
+    `select`. Same answer by construction: the first tests are `_all_equal`'s for two paths (so the
+    elimination steps are skipped exactly when `select` skips them), the sort key is `rank_equal`'s
+    (a stable sort keeps `a` first on a tie), and the merge test is `select`'s (equal AS_PATHs always
+    pass its neighbor-AS test). Inlined because it runs once per prefix the second ToR sends (issue 6,
+    feed (c): a unique attribute set per prefix, so the Loc-RIB's memo of the last pair never hits)."""
+    if options.igp_cost is not None:
         return None
-    key_a = (router_id_of(a), len(a.attributes.cluster_list), a.peer.address_int, a.path_id)
-    key_b = (router_id_of(b), len(b.attributes.cluster_list), b.peer.address_int, b.path_id)
+    fa, fb, pa, pb = a.attributes, b.attributes, a.peer, b.peer
+    if fa is not fb and (fa.local_pref != fb.local_pref or fa.as_path != fb.as_path
+                         or fa.origin != fb.origin or fa.med != fb.med):
+        return None
+    if pa.source is not pb.source or pa.ibgp != pb.ibgp:
+        return None
+    # `rank_equal`'s key: router ID (ORIGINATOR_ID first), CLUSTER_LIST length, peer address, path ID
+    oa, ob = fa.originator_id, fb.originator_id
+    key_a = (int(oa if oa is not None else pa.router_id), len(fa.cluster_list), pa.address_int, a.path_id)
+    key_b = (int(ob if ob is not None else pb.router_id), len(fb.cluster_list), pb.address_int, b.path_id)
     first, second = (a, b) if key_a <= key_b else (b, a)
     if options.multipath_limit <= 1:
         return (first, second), 1
-    # `select`'s neighbor-AS merge test (without multipath_relax) needs no work here: `_all_equal`
-    # found the two AS_PATHs equal, and the neighbor AS is read from the AS_PATH alone.
+    # `select`'s neighbor-AS merge test (without multipath_relax) needs no work here: the two AS_PATHs
+    # are equal, and the neighbor AS is read from the AS_PATH alone.
     return (first, second), 2
 
 

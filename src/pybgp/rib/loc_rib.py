@@ -196,6 +196,41 @@ class LocRib:
                 add_change(change)
         return keys
 
+    def update_one(self, prefix: Prefix, peer: PeerInfo, path: Path, changes: list[BestChange]) -> Prefix:
+        """`update_many((prefix,), peer, path, changes)[0]` for an UPDATE of one prefix (feed (c): all
+        of them), without the run's tuple, key list and loop; the same three shapes, in the same order
+        (`tests/rib/test_fast_paths.py` checks both against `update`)."""
+        entries = self._entries
+        entry = entries.get(prefix)
+        if entry is None:
+            entries[prefix] = (prefix, path)
+            changes.append(best_change(prefix, path, (path,)))
+            return prefix
+        key: Prefix = entry[0]
+        if len(entry) == 2:
+            only: Path = entry[1]
+            if only.peer.name == peer.name and only.path_id == 0:
+                if path is not only:
+                    entries[key] = (key, path)
+                    changes.append(best_change(key, path, (path,)))
+                return key
+            pair = self._rank_pair(only, path)
+            if pair is None:
+                change = self._reselect(key, (only, path), (only,))
+            else:
+                ordered, count = pair
+                entries[key] = (key, *ordered)
+                if count == 2:
+                    change = best_change(key, ordered[0], ordered)
+                else:
+                    self._partial[key] = count
+                    change = None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+        else:
+            change = self.update(key, peer, path)
+        if change is not None:
+            changes.append(change)
+        return key
+
     def _rank_pair(self, a: Path, b: Path) -> tuple[tuple[Path, Path], int] | None:
         last = self._last_pair
         if last is not None and last[0] is a and last[1] is b and last[2] is self.options:

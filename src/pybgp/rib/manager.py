@@ -16,6 +16,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 
 from pybgp.rib.adj_rib import AdjRibIn, export_path, family_of, loop_reason
+from pybgp.rib.adj_rib import never_exported as never_exported  # its old home
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.neighbor import NeighborRib as NeighborRib
@@ -32,16 +33,6 @@ from pybgp.wire.nlri import Prefix
 EXPORT_CACHE_LIMIT = 50_000
 Run = tuple[tuple[IPAddress, ...], Sequence[Prefix]]
 """Announced prefixes of one UPDATE sharing their next hops (MP_REACH's, or none: NEXT_HOP)."""
-
-
-def never_exported(origin: PeerInfo, target: PeerInfo) -> bool:
-    """True when no path from `origin` can be advertised to `target`, whatever its attributes: the
-    session it came from (RFC 4271 9.2), or an iBGP-learned path towards an iBGP peer when neither
-    is a route-reflector client (RFC 4271 9.2, RFC 4456 section 8). `export_path` gives None for
-    these too; this is the shortcut that needs no path."""
-    if origin.name == target.name:
-        return True
-    return origin.ibgp and not target.ebgp and not origin.rr_client and not target.rr_client
 
 
 def update_end_of_rib(update: Update) -> Family | None:
@@ -124,9 +115,20 @@ class Rib:
             if sync is None:
                 continue
             end = len(sync) if budget is None else min(len(sync), nb.sync_pos + budget)
+            # A second ToR coming up gets the first one's table: all refused (iBGP to a non-client).
+            # As in `_export_changes`, the verdict is taken per origin, and a refused path of a
+            # prefix never sent, with nothing queued, is skipped: `_export_one` would do nothing.
+            target, sent, builder, loc_best = nb.peer, nb.adj_out.sent, nb.builder, self.loc.best
+            origin: PeerInfo | None = None
+            refused = False
             for prefix in sync[nb.sync_pos:end]:
-                best = self.loc.best(prefix)
-                if best is not None:
+                best = loc_best(prefix)
+                if best is None:
+                    continue
+                if target is not None and best.peer is not origin:
+                    origin = best.peer
+                    refused = never_exported(origin, target)
+                if not (refused and prefix not in sent and not len(builder)):
                     self._export_one(nb, prefix, best, now)
             nb.sync_pos = end
             if end >= len(sync):
@@ -274,7 +276,7 @@ class Rib:
         """`_receive_runs` for one run of one prefix under its NEXT_HOP, without building the run:
         `tests/rib/test_fast_paths.py` checks that both leave the same RIB state and changes."""
         received = make_path(attrs, peer)
-        accepted = policy.apply(received, policy_context(prefix, peer), self.interner)
+        accepted = policy.import_path(received, prefix, peer, self.interner)
         loc = self.loc
         if accepted is None:
             key = loc.key(prefix)
@@ -282,7 +284,7 @@ class Rib:
             if change is not None:
                 changes.append(change)
         else:
-            key = loc.update_many((prefix,), peer, accepted, changes)[0]
+            key = loc.update_one(prefix, peer, accepted, changes)
         if adj.stale:
             adj.stale.discard(key)
         if adj.rejected:
@@ -434,19 +436,25 @@ class Rib:
         instead of once per prefix, and refused paths never reach the export cache."""
         if not changes:
             return
+        # One UPDATE of one prefix (feed (c)): its origin and prefix, read once for every neighbor.
+        origin: PeerInfo | None = None
+        single: Prefix | None = None
+        if len(changes) == 1 and (only := changes[0].best) is not None:
+            origin, single = only.peer, changes[0].prefix
         for nb in self.neighbors.values():
             target = nb.peer
             if target is None:
                 continue
             sent, builder, families = nb.adj_out.sent, nb.builder, nb.families
-            # Nothing sent and nothing queued: a refused path needs no work at all (the feed's case).
-            idle = not sent and not len(builder)
             last_origin, last_target, refused = nb.export_verdict
             if last_target is not target:
                 last_origin = None
-            elif (idle and refused and len(changes) == 1 and (only := changes[0].best) is not None
-                  and only.peer is last_origin):
-                continue  # one UPDATE of one prefix (feed (c)) from an origin already known refused
+            elif (refused and origin is last_origin and origin is not None and single not in sent
+                  and not len(builder)):
+                continue  # refused, never sent, nothing queued to drop: no work at all (the feed's case)
+            # Nothing queued: a refused path of a prefix never sent needs no work at all (the server's
+            # own /32 in `sent` does not change that, so this is not "nothing sent").
+            empty = not len(builder)
             export = nb.export_policy if nb.export_policy is not None else default_policy(target)
             if export.rejects_all:  # e.g. `export = "reject"` towards the lb
                 if sent or len(builder):
@@ -464,18 +472,18 @@ class Rib:
                         last_origin = best.peer
                         refused = never_exported(last_origin, target)
                         nb.export_verdict = (last_origin, target, refused)
-                    if refused and idle:
+                    if refused and empty and prefix not in sent:
                         continue
                 if (prefix.afi, 1) not in families:  # unicast of a family the session did not negotiate
                     continue
                 if best is not None and not refused:
                     out = self._exported(nb, target, prefix, best)
                 if out is None and prefix not in sent:
-                    if not idle:
+                    if not empty:
                         builder.discard(prefix)  # nothing sent: nothing to withdraw
                 else:
                     builder.queue(prefix, out, now)
-                    idle = False
+                    empty = False
 
     def set_import_policy(self, name: str, policy: Policy | None, now: float) -> list[BestChange]:
         """Install a new import policy and re-run it over the routes the peer sent (kept as received

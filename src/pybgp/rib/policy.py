@@ -82,6 +82,7 @@ from pybgp.rib.route import (
 )
 from pybgp.wire.attributes import AsPathSegment, IPAddress, LargeCommunity, PathAttributes
 from pybgp.wire.constants import Afi, AsPathSegmentType
+from pybgp.wire.nlri import Prefix
 
 _Result = tuple[PathAttributes, tuple[IPAddress, ...]]  # a policy's output: attributes, next hops
 _NextHopResult = tuple[object, object, object, tuple[IPAddress, ...] | None]
@@ -515,7 +516,7 @@ class Policy:
         if not self.rules:
             return path if self.default is Verdict.ACCEPT else None
         if self._next_hop_only and not ctx.export and ctx.neighbor is not None:
-            return self._apply_next_hop_only(path, ctx, ctx.neighbor)
+            return self._apply_next_hop_only(path, ctx.prefix, ctx.neighbor)
         if self._prefix_free:
             attrs, origin, neighbor = path.attributes, path.peer, ctx.neighbor
             # Keyed by identity (the codec and the interner share equal sets; a session has one
@@ -560,7 +561,14 @@ class Policy:
                 return None
         return next_hops if self.default is Verdict.ACCEPT else None
 
-    def _apply_next_hop_only(self, path: Path, ctx: PolicyContext, neighbor: PeerInfo) -> Path | None:
+    def import_path(self, path: Path, prefix: Prefix, neighbor: PeerInfo,
+                    interner: AttributeInterner | None = None) -> Path | None:
+        """`apply(path, policy_context(prefix, neighbor), interner)`: no context on a next-hop memo hit."""
+        if self._next_hop_only:
+            return self._apply_next_hop_only(path, prefix, neighbor)
+        return self.apply(path, policy_context(prefix, neighbor), interner)
+
+    def _apply_next_hop_only(self, path: Path, prefix: Prefix, neighbor: PeerInfo) -> Path | None:
         """`apply` for a next-hop-only policy on import: the rules leave the attributes alone
         (`Actions.apply` puts an import next hop on the path) and read only the next hop, so the
         answer is `evaluate`'s for the first path with the same next hop(s) and session."""
@@ -570,7 +578,7 @@ class Policy:
         if hit is not None and hit[0] is next_hops and hit[1] is attrs.next_hop and hit[2] is neighbor:
             new_hops = hit[3]
         else:
-            new_hops = self._evaluate_next_hops(path, ctx)
+            new_hops = self._evaluate_next_hops(path, policy_context(prefix, neighbor))
             if len(self._nh_cache) >= self.CACHE_LIMIT:
                 self._nh_cache.clear()
             self._nh_cache[key] = (next_hops, attrs.next_hop, neighbor, new_hops)

@@ -59,24 +59,26 @@ class PeerInfo:
     rr_client: bool = False
     table: int | None = None  # kernel table for Source.KERNEL
     interface: str | None = None  # interface the session runs over, or the origin interface
+    # Derived from the fields above once, in `__post_init__` (not part of equality, hash or repr): the
+    # RIB reads them per received UPDATE and per decision (issue 6, feed (c): 200k of each), where a
+    # property was a Python call each time.
+    ibgp: bool = field(init=False, repr=False, compare=False)
+    """A BGP session within our AS."""
+    ebgp: bool = field(init=False, repr=False, compare=False)
+    """A BGP session to another AS."""
+    address_int: int = field(init=False, repr=False, compare=False)
+    """The peer address as an int for the last tie-breaker; local origins sort first (0)."""
 
-    @property
-    def ibgp(self) -> bool:
-        return self.source is Source.BGP and self.asn == self.local_as
-
-    @property
-    def ebgp(self) -> bool:
-        return self.source is Source.BGP and self.asn != self.local_as
+    def __post_init__(self) -> None:
+        bgp = self.source is Source.BGP
+        object.__setattr__(self, "ibgp", bgp and self.asn == self.local_as)
+        object.__setattr__(self, "ebgp", bgp and self.asn != self.local_as)
+        object.__setattr__(self, "address_int", int(self.address) if self.address is not None else 0)
 
     @property
     def local(self) -> bool:
         """True for routes this speaker originates (not learned from a BGP peer)."""
         return self.source is not Source.BGP
-
-    @property
-    def address_int(self) -> int:
-        """The peer address as an int for the last tie-breaker; local origins sort first (0)."""
-        return int(self.address) if self.address is not None else 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
