@@ -9,7 +9,9 @@ ORIGINATOR_ID or CLUSTER_LIST bytes in most UPDATEs, so each distinct encoding i
 value object shared), per template (a whole list with its AS_PATH cut out: sets of a table differ
 mostly in AS_PATH, so the rest is read once per distinct form) and per MED template (the same with
 MED's value cut out too: sets that differ only in AS_PATH and MED, one per prefix as a route
-reflector passes them on, are read once per distinct form as well).
+reflector passes them on, are read once per distinct form as well). And `_sibling`: a list that is a
+live interned set's but for NEXT_HOP's value (the other ToR's copy of a set) takes that set's values
+instead of being read, sharing them (AS path, MED, ...) -- tried only while sets are kept alive.
 
 Never does: decide an RFC 7606 outcome. Anything unusual (MP_REACH/MP_UNREACH, AS4_PATH and
 AS4_AGGREGATOR, an unknown or repeated code, Optional/Transitive bits in conflict, an iBGP-only
@@ -28,9 +30,12 @@ from pybgp.wire.attrspec import ATTRIBUTE_SPECS
 from pybgp.wire.constants import AttrFlag
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import MalformedAttribute
+from pybgp.wire.image import WireShape, shape_of
+from pybgp.wire.intern import TABLES
 
 __all__ = [
     "DEFAULT_SEMANTIC",
+    "SIBLING_MIN_LIVE",
     "TEMPLATE_CACHE_SIZE",
     "VALUE_CACHE_SIZE",
     "FastParts",
@@ -78,12 +83,12 @@ TEMPLATE_CACHE_SIZE = 1 << 15
 """Distinct attribute lists without their AS_PATH remembered per context; when full the cache starts
 afresh."""
 
-_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], int]], ...] = ({}, {}, {}, {})
+_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], WireShape]], ...] = ({}, {}, {}, {})
 """The template caches, one per (4-octet AS, iBGP) context like `_VALUES`: the bytes of an attribute
-list with its AS_PATH cut out -> (its semantic tuple, AS_PATH slot left empty; bitmap of codes seen
-with AS_PATH's bit included)."""
+list with its AS_PATH cut out -> (its semantic tuple, AS_PATH slot left empty; the shared
+`WireShape` of its sets, whose bitmap of codes seen includes AS_PATH's bit)."""
 
-_MED_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], int]], ...] = ({}, {}, {}, {})
+_MED_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], WireShape]], ...] = ({}, {}, {}, {})
 """The same templates keyed by the list without its AS_PATH and without the first MED's 4 value octets
 (its header kept): a set that differs from a known one only in AS_PATH and MED -- every UPDATE of feed
 (c) of `feed_server.py`, 100k one-prefix UPDATEs with MED = index -- is read from here, the list's
@@ -101,6 +106,12 @@ def clear_value_cache() -> None:
     for templates in (*_TEMPLATES, *_MED_TEMPLATES):
         templates.clear()
     _last_med_path = _NO_PATH
+    for hops in _NEXT_HOPS:
+        hops[:] = [b"", b""]
+    _QUIET[:] = [0, 0, 0, 0]
+    _HOPS_LEARNT[:] = [0, 0, 0, 0]
+    _FIRST_HOP[:] = [b"", b"", b"", b""]
+    _SIBLINGS[:] = [False, False, False, False]
 
 
 def _decode_one(code: int, flags: int, value: bytes, ctx: WireContext) -> _Hit | None:
@@ -115,11 +126,22 @@ def _decode_one(code: int, flags: int, value: bytes, ctx: WireContext) -> _Hit |
         decoded = spec.decode(value, ctx)
     except (MalformedAttribute, ValueError, IndexError, struct.error):
         return None
+    if code == _NEXT_HOP:  # a NEXT_HOP new to the value cache: see `_SIBLINGS`
+        index = 2 * ctx.as4 + ctx.ibgp
+        learnt = _HOPS_LEARNT[index] = _HOPS_LEARNT[index] + 1
+        if learnt == 1:
+            _FIRST_HOP[index] = value
+        elif learnt == 2 and not _SIBLINGS[index]:
+            _SIBLINGS[index] = True
+            _NEXT_HOPS[index][:] = [value, _FIRST_HOP[index]]  # this list's, and the other one
+        elif learnt > SIBLING_MAX_HOPS:
+            _SIBLINGS[index] = False
     return (1 << code, slot, decoded)
 
 
-FastParts = tuple[tuple[object, ...], int, object, object]
-"""What `fast_parts` returns: (values, codes seen, AS_PATH, MED). The semantic tuple is `values` with
+FastParts = tuple[tuple[object, ...], WireShape, object, object]
+"""What `fast_parts` returns: (values, shape, AS_PATH, MED): the set's `WireImage` is its bytes and
+that shared shape (which holds the bitmap of codes seen). The semantic tuple is `values` with
 AS_PATH in slot 1 and, unless MED is None, MED in slot 3. `values` is shared by every set read
 through one template, so the decoder builds the set from the parts rather than copying the tuple."""
 
@@ -130,12 +152,12 @@ def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int
     found = fast_parts(buf, ctx)
     if found is None:
         return None
-    values, seen, as_path, med = found
+    values, shape, as_path, med = found
     semantic = list(values)
     semantic[1] = as_path
     if med is not None:
         semantic[3] = med
-    return tuple(semantic), seen
+    return tuple(semantic), shape.seen
 
 
 def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
@@ -166,13 +188,17 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
             i = end
         else:
             read = _read(buf, ctx)  # no AS_PATH: read it all
-            return None if read is None else (read[0], read[1], read[0][1], None)
+            return None if read is None else (read[0], shape_of(ctx.as4, ctx.ibgp, read[1]), read[0][1], None)
         if (flags & _OPT_TRANS) != _TRANS:
             return None
     except IndexError:
         return None  # a header cut short: the general path names the fault
-    rest = buf[:i] + buf[end:] if i else buf[end:]
     index = 2 * ctx.as4 + ctx.ibgp
+    if _SIBLINGS[index] and len(TABLES[index]) >= SIBLING_MIN_LIVE:  # see `_sibling`
+        sibling = _sibling(buf, end, index, ctx)
+        if sibling is not None:
+            return sibling
+    rest = buf[:i] + buf[end:] if i else buf[end:]
     templates = _TEMPLATES[index]
     template = templates.get(rest)
     if template is None:
@@ -187,8 +213,8 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
         read = _read(rest, ctx)
         if read is None or read[1] & _AS_PATH_BIT:
             return None  # declined, or AS_PATH repeated (RFC 7606 section 3 g): the general path judges
-        # The bitmap with AS_PATH's bit already in: one shared int for every set of this template.
-        template = (read[0], read[1] | _AS_PATH_BIT)
+        # The shape (codes seen with AS_PATH's bit already in) shared by every set of this template.
+        template = (read[0], shape_of(ctx.as4, ctx.ibgp, read[1] | _AS_PATH_BIT))
         if not read[1] & _UNSHARED:  # a list holding AGGREGATOR is seldom repeated: not remembered
             if len(templates) >= TEMPLATE_CACHE_SIZE:
                 templates.clear()
@@ -211,7 +237,7 @@ through a MED template; see `_with_med_path`."""
 
 
 def _with_med_path(
-    template: tuple[tuple[object, ...], int], buf: bytes, start: int, end: int, as4: bool, med: int
+    template: tuple[tuple[object, ...], WireShape], buf: bytes, start: int, end: int, as4: bool, med: int
 ) -> FastParts | None:
     """`fast_parts`' answer for a MED template hit, with the AS_PATH at buf[start:end].
 
@@ -295,6 +321,7 @@ def _read(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int] | None
                 if hit[0] & _SHARED:
                     if len(cache) >= VALUE_CACHE_SIZE:
                         cache.clear()
+                        _HOPS_LEARNT[2 * as4 + ctx.ibgp] = 0  # NEXT_HOPs are learnt afresh too
                     cache[raw] = hit
             bit, slot, value = hit
             if seen & bit:
@@ -305,3 +332,92 @@ def _read(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int] | None
     except (IndexError, MalformedAttribute):
         return None  # a header cut short, a malformed AS_PATH: the general path names the fault
     return tuple(values), seen
+
+
+# --- siblings: the same list from the other ToR -------------------------------------------------------
+
+_NEXT_HOP = 3
+SIBLING_MAX_HOPS = 16
+"""Distinct NEXT_HOPs in a context's value cache beyond which siblings are not looked for."""
+_HOPS_LEARNT = [0, 0, 0, 0]
+_FIRST_HOP = [b"", b"", b"", b""]
+_SIBLINGS = [False, False, False, False]
+"""Per context: whether `_decode_one` has read from 2 to `SIBLING_MAX_HOPS` different NEXT_HOPs (so
+many in `_HOPS_LEARNT`, the first in `_FIRST_HOP`) since the value cache last started afresh. With one
+(one session: the usual case) no list has a sibling; with more (a collector's table, an eBGP full
+feed: the 2015 table has 3,771) lookups would nearly always miss. Otherwise `fast_parts` does not
+call `_sibling` at all."""
+
+SIBLING_MIN_LIVE = 1024
+"""Live sets a context's intern table must hold before `_sibling` is tried: a sibling can only be
+a set someone still holds, and a caller that drops each set after decoding it (the codec benchmark,
+`pybgpctl decode`) never has more than a few alive, so it pays one `len()` per list and nothing else."""
+
+_NEXT_HOP_HEADER = bytes((3, 4))
+"""Type code and length octets of a NEXT_HOP without Extended Length (what every speaker sends)."""
+_NEXT_HOPS: tuple[list[bytes], ...] = ([b"", b""], [b"", b""], [b"", b""], [b"", b""])
+"""Per context (index `2 * as4 + ibgp`): [the NEXT_HOP value of the last list `_sibling` read, the last
+different one before it] -- the two ToRs' addresses while both stream a table."""
+
+SIBLING_QUIET = 64
+"""Lists passed over (no next hop tracked, no lookup) after one with a third next hop (neither of the
+last two): a collector's or an eBGP peer's table changes next hop on most UPDATEs among thousands (the
+2015 table: 69,733 changes in 89,679), where every lookup would miss; two ToRs' streams switch
+between two."""
+_QUIET = [0, 0, 0, 0]
+"""Per context: lists left before `_sibling` looks again (see `SIBLING_QUIET`)."""
+
+_decode_next_hop = ATTRIBUTE_SPECS[3].decode
+_PLAIN_CODES = sum(1 << code for code in _SLOT)
+
+
+def _sibling(buf: bytes, at: int, index: int, ctx: WireContext) -> FastParts | None:
+    """`fast_parts`' answer taken from a live interned set (the sibling) whose bytes differ from `buf`
+    only in the 4 octets of NEXT_HOP's value, when NEXT_HOP follows AS_PATH (which ends at `at`) as in
+    every list sent in ascending code order; else None.
+
+    A server's two route-reflector ToRs send every attribute set twice, the same bytes but for
+    NEXT_HOP (each its own address): the set decoded from the second copy is then the sibling's with
+    another next hop, and shares every value object of it -- the AS path (segments, ASN tuple and
+    ints, ~260 bytes of a feed (a) set), MED, communities -- instead of decoding its own. The sibling
+    is looked up in the intern table (index `index`) under `buf` with the other recent next hop
+    (`_NEXT_HOPS`) written in: same context, bytes equal but for that value, so its decode is this
+    one's but for NEXT_HOP (attributes are decoded independently; the RFC 6793 merge reads AS_PATH,
+    AS4_PATH and AGGREGATOR only; any 4-octet value is a valid NEXT_HOP, read as `_read` reads it).
+    Only a sibling decoded without fault from codes the fast path reads is used, so `buf` is a plain
+    list without fault too, and this module's promise holds: the general path's answer, field for
+    field (tests/wire/test_attr_sibling.py). Nothing is stored per set: a miss costs a slice, a
+    concatenation and one lookup, and none is tried for `SIBLING_QUIET` lists after a third next hop."""
+    if _QUIET[index]:  # lists left to pass over after a third next hop
+        _QUIET[index] -= 1
+        return None
+    hops = _NEXT_HOPS[index]
+    if hops[0] and buf.startswith(hops[0], at + 3):  # the last list's next hop, if NEXT_HOP is next
+        if not hops[1]:
+            return None  # one next hop so far in this run of lists: nothing to look for
+    elif buf[at + 1 : at + 3] == _NEXT_HOP_HEADER and len(buf) >= at + 7:  # another next hop
+        value = buf[at + 3 : at + 7]  # the last two next hops are remembered
+        third = bool(hops[1]) and value != hops[1]
+        hops[1] = hops[0]
+        hops[0] = value
+        if third:  # not two ToRs' copies: pass over the next lists (see `SIBLING_QUIET`)
+            _QUIET[index] = SIBLING_QUIET
+            return None
+    if buf[at + 1 : at + 3] != _NEXT_HOP_HEADER or len(buf) < at + 7:
+        return None  # NEXT_HOP (short header, 4 octets) not next, or cut short: no sibling here
+    other = hops[1]
+    if not other:
+        return None
+    value = buf[at + 3 : at + 7]
+    ref = TABLES[index].get(buf[: at + 3] + other + buf[at + 7 :])
+    if ref is None or ref.fault is not None:
+        return None
+    s = ref()
+    if s is None or s.wire is None or s.wire.shape.seen & ~_PLAIN_CODES:
+        return None  # dead, or decoded by the general path from codes this module leaves to it
+    values = (
+        s.origin, s.as_path, _decode_next_hop(value, ctx), s.med, s.local_pref, s.atomic_aggregate,
+        s.aggregator, s.communities, s.extended_communities, s.large_communities, s.originator_id,
+        s.cluster_list, s.otc, s.unknown,
+    )  # fmt: skip
+    return values, s.wire.shape, s.as_path, None

@@ -17,10 +17,8 @@ Path attribute (RFC 4271 section 4.3):
     +-----------------+-----------------+------------------------------+------------------+
     Flags: Optional 0x80, Transitive 0x40, Partial 0x20, Extended Length 0x10.
 
-Byte-exactness: a decoded set remembers its received bytes (`WireImage`); `encode_path_attributes`
-writes them back unchanged as long as the semantic fields still equal what was decoded and the context
-has the same AS width. Anything else is encoded canonically (RFC 7606 section 5.1 order: MP_UNREACH,
-MP_REACH, then ascending type code; Extended Length only when the value needs it).
+Byte-exactness: a decoded set keeps its received bytes (`image.WireImage`, which says when they are
+written back); anything else is encoded canonically (RFC 7606 section 5.1 order).
 """
 
 from __future__ import annotations
@@ -29,7 +27,7 @@ import ipaddress
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from pybgp.wire.aspath import AsPathSegment as AsPathSegment
 from pybgp.wire.aspath import (
@@ -57,6 +55,8 @@ from pybgp.wire.errors import (
     UpdateAction,
     UpdateFault,
 )
+from pybgp.wire.image import RawAttribute as RawAttribute
+from pybgp.wire.image import WireImage as WireImage
 from pybgp.wire.intern import TABLES as _TABLES
 from pybgp.wire.intern import InternKey, clear_tables, intern_key, intern_set, seen_codes
 from pybgp.wire.mp import IPAddress as IPAddress
@@ -88,36 +88,7 @@ _TRANS = int(AttrFlag.TRANSITIVE)
 _EXT = int(AttrFlag.EXTENDED_LENGTH)
 _U32 = struct.Struct("!I")
 _new_object = object.__new__
-_new_tuple = tuple.__new__  # a NamedTuple built without its Python-level __new__
-
-
-class RawAttribute(NamedTuple):
-    """An attribute we do not interpret, kept byte-exact (flags as received, value bytes)."""
-
-    flags: int
-    code: int
-    value: bytes
-
-
-class WireImage(NamedTuple):
-    """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
-    where MP_REACH/MP_UNREACH sat, and the context (AS width, iBGP) they were read with: the bytes are
-    only reused for a context in which they mean the same thing. `semantic` holds the values the bytes
-    stand for, or None (what the decoder stores) for "whatever `parts` decode to in that context":
-    `encode_path_attributes` works that out again when it needs it (rarely: only to re-send a
-    received set unchanged), instead of every interned set carrying a 14-item tuple for it.
-    `seen` is the bitmap (1 << code) of the attributes present (a function of the other fields).
-
-    `parts` is the bytes themselves when they are one run without MP attributes (nearly every set: the
-    object keying its intern entry, no 1-tuple around it, -48 bytes per set), else the layout tuple.
-
-    A NamedTuple, not a dataclass: one is built per decoded set, and a tuple is built in one call."""
-
-    semantic: tuple[object, ...] | None
-    parts: bytes | tuple[bytes | int, ...]
-    as4: bool
-    ibgp: bool
-    seen: int = 0
+_new_tuple = tuple.__new__  # a `WireImage` built without its Python-level __new__
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, weakref_slot=True)
@@ -159,11 +130,9 @@ def _new_attributes(
     values: tuple[object, ...], as_path: object, med: object, wire: WireImage
 ) -> PathAttributes:
     """The set `attrfast.fast_parts` describes: `PathAttributes(**dict(zip(_SEMANTIC_FIELDS, values)),
-    wire=wire)` with `as_path` for the AS_PATH slot and, unless None, `med` for the MED slot, for the
-    decoder's fast path. The slots are filled once through their descriptors, spelt out one by one,
-    instead of the frozen keyword `__init__`'s per-field `object.__setattr__` calls (a loop over the
-    setters costs ~70% more than this; one set is built per distinct attribute list, i.e. per UPDATE of
-    a full table), and from the template's shared tuple without copying it."""
+    wire=wire)`, `as_path` in the AS_PATH slot and, unless None, `med` in the MED slot. The slots are
+    filled through their descriptors one by one, not by the frozen `__init__`'s `object.__setattr__`
+    calls nor a loop (~70% dearer; one set per UPDATE of a full table), from the template's tuple."""
     s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, set_wire = _SLOT_SETTERS
     v0, _, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11, v12, v13 = values  # in `_SEMANTIC_FIELDS` order
     attrs = _new_object(PathAttributes)
@@ -396,15 +365,16 @@ def decode_path_attributes(
     interned = ref() if ref is not None else None
     mp_spans: Sequence[tuple[int, int, int, int]] = ()
     if ref is not None and interned is not None:  # seen before, still in use, held no MP attribute
-        wire = interned.wire  # seen_codes(interned), inline on the hot path
-        attrs, fault, seen = interned, ref.fault, 0 if wire is None else wire.seen
+        wire = interned.wire  # seen_codes(interned), inline on the hot path (`wire[1]` is `wire.shape`)
+        attrs, fault, seen = interned, ref.fault, 0 if wire is None else wire[1].seen
         if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
             return attrs, None, None, fault  # as below, with nothing of MP to decode
     else:
         found = fast_parts(buf, ctx)
         if found is not None:  # a plain list without fault or MP attribute: built here, interned
-            values, seen, as_path, med = found
-            image = _new_tuple(WireImage, (None, buf, ctx.as4, ctx.ibgp, seen))
+            values, shape, as_path, med = found
+            seen = shape.seen
+            image = _new_tuple(WireImage, (buf, shape))  # `image.new_image(buf, shape)`, inline
             attrs = _new_attributes(values, as_path, med, image)
             intern_set(index, buf, attrs, None)
             if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
