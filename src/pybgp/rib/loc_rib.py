@@ -177,19 +177,7 @@ class LocRib:
                         entries[key] = (key, path)
                         add_change(best_change(key, path, alone))
                     continue
-                # A second origin's path (the other ToR): consecutive prefixes ask the same question
-                # of `_rank_pair`, whose answer also gives the multipath tuple every prefix shares.
-                pair = self._rank_pair(only, path)
-                if pair is None:
-                    change = self._reselect(key, (only, path), (only,))
-                else:
-                    ordered, count = pair
-                    entries[key] = (key, *ordered)
-                    if count == 2:
-                        change = best_change(key, ordered[0], ordered)
-                    else:  # one selected: recorded as partial; a change only if the new path won
-                        self._partial[key] = count
-                        change = None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+                change = self._second_origin(key, only, path)
             else:
                 change = self.update(key, peer, path)
             if change is not None:
@@ -214,22 +202,26 @@ class LocRib:
                     entries[key] = (key, path)
                     changes.append(best_change(key, path, (path,)))
                 return key
-            pair = self._rank_pair(only, path)
-            if pair is None:
-                change = self._reselect(key, (only, path), (only,))
-            else:
-                ordered, count = pair
-                entries[key] = (key, *ordered)
-                if count == 2:
-                    change = best_change(key, ordered[0], ordered)
-                else:
-                    self._partial[key] = count
-                    change = None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+            change = self._second_origin(key, only, path)
         else:
             change = self.update(key, peer, path)
         if change is not None:
             changes.append(change)
         return key
+
+    def _second_origin(self, key: Prefix, only: Path, path: Path) -> BestChange | None:
+        """`update_many`'s and `update_one`'s answer when `path`, from a second origin (the other
+        ToR), joins the one path `only` of prefix `key`: consecutive prefixes ask the same question of
+        `_rank_pair`, whose answer also gives the multipath tuple every prefix of the run shares."""
+        pair = self._rank_pair(only, path)
+        if pair is None:
+            return self._reselect(key, (only, path), (only,))
+        ordered, count = pair
+        self._entries[key] = (key, *ordered)
+        if count == 2:
+            return best_change(key, ordered[0], ordered)
+        self._partial[key] = count  # one selected: recorded as partial; a change only if the new path won
+        return None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
 
     def _rank_pair(self, a: Path, b: Path) -> tuple[tuple[Path, Path], int] | None:
         last = self._last_pair
