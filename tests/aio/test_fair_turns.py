@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import pytest
+from tests.aio.fakes import FakeTransport
 from tests.aio.test_update_batches import Batches, close, one_prefix_updates, peers, until
 
 from pybgp.aio import connection as connection_mod
@@ -29,29 +30,6 @@ class _Clock:
 
     def monotonic(self) -> float:
         return self.now
-
-
-class _Transport:
-    """The reading switch of a transport, recorded."""
-
-    def __init__(self) -> None:
-        self.reading = True
-        self.closing = False
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
 
 
 class _CostlyInputs:
@@ -78,14 +56,14 @@ class _CostlyInputs:
 
 def _connection(
     monkeypatch: pytest.MonkeyPatch, cost: float, close_after: int | None = None
-) -> tuple[_Connection, _CostlyInputs, _Transport]:
+) -> tuple[_Connection, _CostlyInputs, FakeTransport]:
     clock = _Clock()
     monkeypatch.setattr(connection_mod, "time", clock)
     conn = _Connection(None, 1)
     inputs = _CostlyInputs(conn, clock, cost, close_after)
     conn.peer = inputs  # type: ignore[assignment]
     conn.ready = True
-    transport = _Transport()
+    transport = FakeTransport()
     conn.transport = transport  # type: ignore[assignment]
     return conn, inputs, transport
 

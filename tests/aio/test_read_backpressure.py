@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from tests.aio.fakes import FakeTransport
 from tests.aio.test_update_batches import (
     IBGP,
     IP,
@@ -146,28 +147,12 @@ async def test_a_failed_worker_slice_does_not_leave_a_neighbor_paused() -> None:
         await sp.stop()
 
 
-class _Transport:
-    """The reading switch of a transport, recorded."""
-
-    def __init__(self) -> None:
-        self.reading = True
-
-    def pause_reading(self) -> None:
-        self.reading = False
-
-    def resume_reading(self) -> None:
-        self.reading = True
-
-    def is_closing(self) -> bool:
-        return False
-
-
 async def test_a_connection_yields_a_loop_turn_after_its_read_budget_and_keeps_a_throttle() -> None:
     conn = _Connection(None, 1)
     inputs = Inputs(conn)
     conn.peer = inputs  # type: ignore[assignment]
     conn.ready = True
-    transport = _Transport()
+    transport = FakeTransport()
     conn.transport = transport  # type: ignore[assignment]
     sent = [b"a" * (READ_TURN_BUDGET - 1), b"b", b"c" * READ_TURN_BUDGET]
     conn.data_received(sent[0])
