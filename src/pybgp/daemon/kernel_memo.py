@@ -70,7 +70,7 @@ def record_by_session(
     """Put each change's nexthop set into `pending` (keyed by prefix without path id), as
     `pending[prefix] = hops_for(change)` would under a rule-less kernel policy, for the shapes of a
     server's feed -- one or two merged paths, best first, within `merge_paths` -- with `hops_for`'s
-    memo lookup inline (`session_key`'s key, built here without a call), and no lookup at all when a
+    memo lookup inline (under `session_key`'s key), and no lookup at all when a
     change has the key of the change before it (a feed sends one ToR's prefixes in a row). Any other
     shape, and every memo miss, goes to `hops_for`, which fills the memo under the same key.
     `tests/daemon/test_kernel_memo.py` compares the result with `hops_for` change by change."""
@@ -86,21 +86,7 @@ def record_by_session(
         if best is None or not 0 < n <= most or paths[0] is not best:
             pending[prefix] = hops_for(change)
             continue
-        a = paths[0]
-        gw_a = a.next_hops[0] if a.next_hops else a.attributes.next_hop
-        key: tuple[object, ...]
-        if n == 2:
-            b = paths[1]
-            gw_b = b.next_hops[0] if b.next_hops else b.attributes.next_hop
-            if excluded:
-                key = (id(a.peer), id(gw_a), id(a.attributes.communities),
-                       id(b.peer), id(gw_b), id(b.attributes.communities))
-            else:
-                key = (id(a.peer), id(gw_a), id(b.peer), id(gw_b))
-        elif excluded:
-            key = (id(a.peer), id(gw_a), id(a.attributes.communities))
-        else:
-            key = (id(a.peer), id(gw_a))
+        key = session_key(paths, excluded)
         if last is not None and key == last[0]:
             pending[prefix] = last[1]
             continue
