@@ -207,53 +207,49 @@ def _eliminate(
     return paths
 
 
+def _equal_through_igp(first: Path, path: Path) -> bool:
+    """True when no step up to IGP cost can tell `path` from `first`: same LOCAL_PREF, AS_PATH,
+    ORIGIN, MED and kind of peer (local, iBGP, eBGP). One interned set answers the first four."""
+    fa, a, fp, p = first.attributes, path.attributes, first.peer, path.peer
+    if p.source is not fp.source or p.ibgp != fp.ibgp:
+        return False
+    return a is fa or (a.local_pref == fa.local_pref and a.as_path == fa.as_path
+                       and a.origin == fa.origin and a.med == fa.med)
+
+
 def _all_equal(candidates: Sequence[Path], options: DecisionOptions) -> bool:
-    """True when no step up to IGP cost can tell the candidates apart: same LOCAL_PREF, AS_PATH,
-    ORIGIN, MED and kind of peer (local, iBGP, eBGP). The common case (one route reflected by two
-    ToRs) then skips the elimination steps; the result is the one they would give."""
+    """True when no step up to IGP cost can tell the candidates apart (`_equal_through_igp`). The
+    common case (one route reflected by two ToRs) then skips the elimination steps; the result is the
+    one they would give."""
     if options.igp_cost is not None:
         return False
     first = candidates[0]
-    fa, fp = first.attributes, first.peer
-    for path in candidates[1:]:
-        a, p = path.attributes, path.peer
-        if a is fa:
-            if p.source is not fp.source or p.ibgp != fp.ibgp:
-                return False
-            continue
-        if (a.local_pref != fa.local_pref or a.as_path != fa.as_path or a.origin != fa.origin
-                or a.med != fa.med or p.source is not fp.source or p.ibgp != fp.ibgp):
-            return False
-    return True
+    return all(_equal_through_igp(first, path) for path in candidates[1:])
+
+
+def _tie_key(path: Path) -> tuple[int, int, int, int]:
+    """The order of equal-cost paths: router ID (ORIGINATOR_ID first), CLUSTER_LIST length, peer
+    address, path ID (all three tie-breakers are total orders)."""
+    return (router_id_of(path), len(path.attributes.cluster_list), path.peer.address_int, path.path_id)
 
 
 def rank_equal(paths: list[Path], options: DecisionOptions) -> list[Path]:
     """Order equal-cost paths by the tie-breakers, best first (all three are total orders)."""
-    return sorted(paths, key=lambda p: (router_id_of(p), len(p.attributes.cluster_list),
-                                        p.peer.address_int, p.path_id))
+    return sorted(paths, key=_tie_key)
 
 
 def rank_pair(a: Path, b: Path, options: DecisionOptions) -> tuple[tuple[Path, Path], int] | None:
     """`select` for the commonest contest -- the same route from both ToRs -- without building a
     `Selection`: the two paths in the order `select` ranks them and how many of them it selects
     (2 merged, or 1). None when a forwarding step can tell them apart; the caller then runs
-    `select`. Same answer by construction: the first tests are `_all_equal`'s for two paths (so the
-    elimination steps are skipped exactly when `select` skips them), the sort key is `rank_equal`'s
-    (a stable sort keeps `a` first on a tie), and the merge test is `select`'s (equal AS_PATHs always
-    pass its neighbor-AS test). Inlined because it runs once per prefix the second ToR sends (issue 6,
+    `select`. Same answer by construction: `_equal_through_igp` is `_all_equal`'s test for two paths
+    (so the elimination steps are skipped exactly when `select` skips them), the sort key is
+    `rank_equal`'s (a stable sort keeps `a` first on a tie), and the merge test is `select`'s (equal
+    AS_PATHs always pass its neighbor-AS test). It runs once per prefix the second ToR sends (issue 6,
     feed (c): a unique attribute set per prefix, so the Loc-RIB's memo of the last pair never hits)."""
-    if options.igp_cost is not None:
+    if options.igp_cost is not None or not _equal_through_igp(a, b):
         return None
-    fa, fb, pa, pb = a.attributes, b.attributes, a.peer, b.peer
-    if fa is not fb and (fa.local_pref != fb.local_pref or fa.as_path != fb.as_path
-                         or fa.origin != fb.origin or fa.med != fb.med):
-        return None
-    if pa.source is not pb.source or pa.ibgp != pb.ibgp:
-        return None
-    # `rank_equal`'s key: router ID (ORIGINATOR_ID first), CLUSTER_LIST length, peer address, path ID
-    oa, ob = fa.originator_id, fb.originator_id
-    key_a = (int(oa if oa is not None else pa.router_id), len(fa.cluster_list), pa.address_int, a.path_id)
-    key_b = (int(ob if ob is not None else pb.router_id), len(fb.cluster_list), pb.address_int, b.path_id)
+    key_a, key_b = _tie_key(a), _tie_key(b)
     first, second = (a, b) if key_a <= key_b else (b, a)
     if options.multipath_limit <= 1:
         return (first, second), 1
