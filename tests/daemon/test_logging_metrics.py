@@ -9,6 +9,7 @@ from pathlib import Path
 from pybgp.daemon.logsetup import JsonFormatter, TextFormatter, event, setup_logging
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.schema import LoggingConfig
+from pybgp.wire.nlri import Prefix
 
 
 def record(logger: str = "pybgp.daemon") -> logging.LogRecord:
@@ -37,6 +38,13 @@ def test_json_lines_carry_event_fields() -> None:
     assert data["event"] == "notification" and data["neighbor"] == "tor1" and data["code"] == 6
     assert data["level"] == "info" and data["message"] == "tor1: NOTIFICATION sent 6/10"
     assert data["time"].endswith("Z")
+
+
+def test_json_lines_write_a_prefix_as_text() -> None:
+    # `Prefix` is an int subclass: without the formatter's care JSON would carry its packed number.
+    rec = record()
+    rec.prefix = Prefix.parse("10.0.0.0/8")
+    assert json.loads(JsonFormatter().format(rec))["prefix"] == "10.0.0.0/8"
 
 
 def test_text_lines_carry_event_fields() -> None:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from pybgp.daemon.schema import LoggingConfig
+from pybgp.wire.nlri import Prefix
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -32,7 +33,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _RESERVED and not key.startswith("_"):
-                out[key] = value
+                # A `Prefix` is an int subclass, which `json.dumps` would write as its packed number.
+                out[key] = str(value) if isinstance(value, Prefix) else value
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)

@@ -81,14 +81,14 @@ def plain(value: object) -> Any:
         return value
     if isinstance(value, Enum):
         return value.value if isinstance(value.value, int | str) else str(value.value)
+    if isinstance(value, Prefix):  # before `int`: a `Prefix` is an int subclass
+        return prefix_to_json(value)
     if isinstance(value, int | float):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(value)
-    if isinstance(value, Prefix):
-        return prefix_to_json(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple) and hasattr(value, "_fields"):

@@ -217,8 +217,8 @@ class MrtRoute(NamedTuple):
 
     kind: "B" (RIB dump entry), "A" (announced in an UPDATE) or "W" (withdrawn). `next_hop` is the
     IPv4 NEXT_HOP or the first MP_REACH next hop. An UPDATE that RFC 7606 said to treat as withdraw
-    yields "W" for its announced prefixes. A NamedTuple, like `Prefix`, because a full table makes a
-    million of them: immutable and several times cheaper to build than a frozen dataclass."""
+    yields "W" for its announced prefixes. A NamedTuple because a full table makes a million of them:
+    immutable and several times cheaper to build than a frozen dataclass."""
 
     kind: str
     timestamp: float
