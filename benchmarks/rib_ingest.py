@@ -28,13 +28,16 @@ forked process and fed in another, so neither the feed's construction nor anothe
 memory is reused unseen by the RIB -- before 2026-11-26 09:30 UTC the feed was built in the measuring
 process, which hid ~40-90 bytes per path of the RIB's growth) and peak RSS growth
 per path (VmHWM, reset when the feed starts: transients such as a big dict's resize count), and the time for
-`neighbor_down` of one ToR (the BFD-down flush: every prefix drops to one path, one batch).
+`neighbor_down` of one ToR (the session-down flush: every prefix drops to one path, one batch), then the
+BFD-down path for the other ToR: `neighbor_detach` (its prefix list) and `flush_paths` in the speaker's
+2,000-prefix slices (every prefix leaves the Loc-RIB). `--no-import-table` builds the Rib as pybgpd's
+default `import_table = false` does (no pre-policy Adj-RIB-In: those lists come from a Loc-RIB walk).
 Runs under the daemon's GC thresholds (`pybgp.daemon.main.tune_gc`). Anchor, same run: the decode
 time of the same UPDATEs (the codec floor every receiver pays); BIRD's figures for the same feed are
 in docs/performance.md ("RIB and kernel: feeding a server").
 
 Run: .venv/bin/python benchmarks/rib_ingest.py [--prefixes N] [--sets S] [--unique U] [--real]
-     [--real-limit N] [--testdata DIR] [--lb] [--profile FILE] [--tracemalloc] [--json]
+     [--real-limit N] [--testdata DIR] [--lb] [--no-import-table] [--profile FILE] [--tracemalloc] [--json]
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
+from pybgp.aio.speaker import FLUSH_SLICE
 from pybgp.daemon.main import tune_gc
 from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
@@ -186,12 +190,14 @@ def build_real_feed(
     return count, streams
 
 
-def make_rib(lb: bool) -> Rib:
+def make_rib(lb: bool, import_table: bool = True) -> Rib:
     rib = Rib(local_as=LOCAL_AS, router_id=ipaddress.IPv4Address("10.69.0.100"))
     for name, *_ in TORS:
-        rib.add_neighbor(name, import_policy=Policy.from_dict(FROM_TOR, "from-tor"), next_hop_self=True)
+        rib.add_neighbor(name, import_policy=Policy.from_dict(FROM_TOR, "from-tor"), next_hop_self=True,
+                         import_table=import_table)
     if lb:  # TARGET's load-balancer session: eBGP on loopback, `export = "reject"`
-        rib.add_neighbor("lb", import_policy=Policy.accept_all(), export_policy=Policy.reject_all())
+        rib.add_neighbor("lb", import_policy=Policy.accept_all(), export_policy=Policy.reject_all(),
+                         import_table=import_table)
     return rib
 
 
@@ -230,6 +236,8 @@ class Result:
     gc_full: int
     down_s: float
     down_changes: int
+    detach_s: float
+    flush_s: float
 
 
 def build_streams(name: str, prefixes: int, sets: int, unique: bool,
@@ -244,12 +252,12 @@ def build_streams(name: str, prefixes: int, sets: int, unique: bool,
 
 
 def run_feed(name: str, prefixes: int, streams: dict[str, list[bytes]], profile: cProfile.Profile | None,
-             trace: bool, lb: bool) -> Result:
+             trace: bool, lb: bool, import_table: bool = True) -> Result:
     """Feed `streams` to a fresh `Rib`. Run it in a process that did not build the streams: building
     them frees far more small objects (the feed's `Prefix` lists, the MRT decode) than the RIB then
     allocates, and the RIB reusing that freed memory would not show as RSS growth."""
     ctx = WireContext(ibgp=True)
-    rib = make_rib(lb)
+    rib = make_rib(lb, import_table)
     bring_up(rib, ctx, lb)
     gc.collect()
     if trace:
@@ -296,13 +304,20 @@ def run_feed(name: str, prefixes: int, streams: dict[str, list[bytes]], profile:
     down = rib.neighbor_down("tor1", 0.0)
     down_s = time.perf_counter() - t0
     assert len(down) == prefixes
+    t0 = time.perf_counter()  # BFD Down of the other ToR: its prefix list, then the speaker's slices
+    keys = rib.neighbor_detach("tor2")
+    t1 = time.perf_counter()
+    flushed = sum(len(rib.flush_paths("tor2", keys[i:i + FLUSH_SLICE], 0.0))
+                  for i in range(0, len(keys), FLUSH_SLICE))
+    flush_s = time.perf_counter() - t1
+    assert flushed == prefixes and len(rib.loc) == 0
     updates = sum(len(s) for s in streams.values())
     return Result(feed=name, prefixes=prefixes, paths=paths, updates=updates, decode_s=decode_s,
                   receive_s=receive_s, receive_cpu_s=max(0.0, cpu - decode_cpu),
                   paths_per_s=paths / receive_s if receive_s else 0.0, bytes_per_path=grown / paths,
                   peak_bytes_per_path=peak / paths,
                   best_changes=changes, gc_s=sum(timer.seconds), gc_full=timer.count[2], down_s=down_s,
-                  down_changes=len(down))
+                  down_changes=len(down), detach_s=t1 - t0, flush_s=flush_s)
 
 
 def main(argv: list[str] | None = None) -> list[Result]:
@@ -317,6 +332,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ap.add_argument("--profile", help="write a cProfile of the receive loops to this file")
     ap.add_argument("--tracemalloc", action="store_true", help="print the top allocation sites")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--no-import-table", dest="import_table", action="store_false",
+                    help="keep no pre-policy Adj-RIB-In (pybgpd's default `import_table = false`)")
     ap.add_argument("--lb", action="store_true",
                     help='add an Established eBGP "lb" neighbor with export = "reject" (TARGET config)')
     args = ap.parse_args(argv)
@@ -342,11 +359,12 @@ def main(argv: list[str] | None = None) -> list[Result]:
             with multiprocessing.get_context("fork").Pool(1) as pool:
                 count, streams = pool.apply(build_streams, (name, n, sets, unique, args.testdata))
             with multiprocessing.get_context("fork").Pool(1) as pool:
-                r = pool.apply(run_feed, (name, count, streams, None, args.tracemalloc, args.lb))
+                r = pool.apply(run_feed, (name, count, streams, None, args.tracemalloc, args.lb,
+                                          args.import_table))
             del streams
         else:
             count, streams = build_streams(name, n, sets, unique, args.testdata)
-            r = run_feed(name, count, streams, profile, args.tracemalloc, args.lb)
+            r = run_feed(name, count, streams, profile, args.tracemalloc, args.lb, args.import_table)
         results.append(r)
         if name == "real":
             print(f"  {r.prefixes:,} prefixes, {r.updates:,} UPDATEs")
@@ -357,6 +375,8 @@ def main(argv: list[str] | None = None) -> list[Result]:
         print(f"  memory            {r.bytes_per_path:7.0f} bytes per path (RSS growth / {r.paths:,} paths), "
               f"peak {r.peak_bytes_per_path:.0f} (VmHWM growth, as feed_server.py counts)")
         print(f"  neighbor_down     {r.down_s:7.2f} s for {r.down_changes:,} best changes")
+        print(f"  BFD-down flush    {r.detach_s:7.2f} s neighbor_detach, {r.flush_s:.2f} s flush_paths "
+              f"({FLUSH_SLICE:,}-prefix slices)")
     if profile is not None:
         profile.dump_stats(args.profile)
         print("profile written to", args.profile)

@@ -45,8 +45,10 @@ def settings(local_as: int, remote_as: int, rid: str, remote: str, local: str, *
     )  # type: ignore[arg-type]
 
 
-async def pair(a_as: int = 64600, b_as: int = 64600, **policies: Policy) -> tuple[Speaker, Speaker]:
-    """A listens on 127.0.0.1 (passive), B connects from 127.0.0.2."""
+async def pair(a_as: int = 64600, b_as: int = 64600, b_import_table: bool = True,
+               **policies: Policy) -> tuple[Speaker, Speaker]:
+    """A listens on 127.0.0.1 (passive), B connects from 127.0.0.2 (keeping an import table for A
+    unless `b_import_table` is False)."""
     a = Speaker(
         local_as=a_as, router_id="10.0.0.1", listen_addresses=("127.0.0.1",), listen_port=0, batch_delay=0.005
     )
@@ -61,6 +63,7 @@ async def pair(a_as: int = 64600, b_as: int = 64600, **policies: Policy) -> tupl
         settings(b_as, a_as, "10.0.0.2", "127.0.0.1", "127.0.0.2", port=a.listen_port, name="a"),
         import_policy=policies.get("b_import"),
         export_policy=policies.get("b_export"),
+        import_table=b_import_table,
     )
     await b.start()
     await b.peer("a").wait_state(State.ESTABLISHED, TIMEOUT)
@@ -124,6 +127,31 @@ async def test_ebgp_rfc8212_then_policy_change() -> None:
         best = b.best("10.40.0.0/16")
         assert best is not None and best.attributes.as_path[0].asns == (64600,)
         assert best.attributes.local_pref == 150
+    finally:
+        await b.stop()
+        await a.stop()
+
+
+async def test_policy_change_without_import_table_asks_for_a_refresh() -> None:
+    """B keeps no import table for A: a new import policy cannot be re-run locally, so B sends
+    ROUTE-REFRESH (A offered it) and A's resent routes meet the policy; the session stays up."""
+    a, b = await pair(a_as=64600, b_as=64601, b_import_table=False, a_export=Policy.accept_all())
+    try:
+        a.announce("10.40.0.0/16")
+        await wait_for(lambda: a.neighbors()[0].advertised == 1)
+        await asyncio.sleep(0.1)
+        assert b.best("10.40.0.0/16") is None and b.neighbors()[0].received == 0  # rejected: not kept
+        with pytest.raises(ValueError, match="import_table = false"):
+            b.rib_in("a", post_policy=False)
+        transitions = b.peer("a").counters.established_transitions
+        lp150 = Policy.from_dict({"rules": [{"set": {"local_pref": 150}}], "default": "accept"})
+        assert b.set_import_policy("a", lp150) == "refresh"
+        await wait_for(lambda: b.best("10.40.0.0/16") is not None)
+        best = b.best("10.40.0.0/16")
+        assert best is not None and best.attributes.local_pref == 150
+        assert b.rib_in("a") == {Prefix.parse("10.40.0.0/16"): best}
+        assert b.neighbors()[0].accepted == 1
+        assert b.peer("a").counters.established_transitions == transitions
     finally:
         await b.stop()
         await a.stop()

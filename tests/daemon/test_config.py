@@ -11,6 +11,7 @@ import pytest
 
 from pybgp.daemon.config import ConfigErrors, load_config, parse_config
 from pybgp.daemon.main import check
+from pybgp.daemon.reload import plan
 from pybgp.daemon.schema import IPV4_UNICAST, AddPathMode
 from pybgp.daemon.toml_lines import LineMap, format_path
 from pybgp.daemon.translate import resolve_neighbors
@@ -77,6 +78,7 @@ def test_defaults() -> None:
     n = cfg.neighbors[0]
     assert n.name == "10.0.0.2" and n.families == (IPV4_UNICAST,) and n.add_path is AddPathMode.OFF
     assert n.import_policy is None and n.export_policy is None  # RFC 8212 defaults apply
+    assert not n.import_table  # as BIRD: no pre-policy Adj-RIB-In unless asked
     assert cfg.kernel.table == 254 and not cfg.kernel.keep_on_exit
     assert cfg.control.socket == Path("/run/pybgpd/pybgpd.sock")
 
@@ -272,3 +274,14 @@ def test_neighbor_by_interface_only_resolves_to_first_host() -> None:
     # Neither address nor interface: an error at the key.
     errs = errors_of(MINIMAL + '[[neighbor]]\nremote_as = "internal"\n')
     assert any(key == "neighbor[0].address" and "missing" in msg for _line, key, msg in errs)
+
+
+def test_import_table_key_and_reload_recreates() -> None:
+    """`import_table` is a boolean, reported when it is not, and changing it re-creates the session
+    (the Rib's Adj-RIB-In is built with the session)."""
+    base = MINIMAL + '[[neighbor]]\nname = "tor1"\naddress = "10.0.0.2"\nremote_as = 64600\n'
+    off, on = parse_config(base), parse_config(base + "import_table = true\n")
+    assert on.neighbors[0].import_table and not off.neighbors[0].import_table
+    assert plan(off, on)["recreated"] == ["tor1"]
+    assert [(key, "expected" in msg) for _, key, msg in errors_of(base + 'import_table = "yes"\n')] == [
+        ("neighbor[0].import_table", True)]

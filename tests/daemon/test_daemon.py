@@ -12,6 +12,7 @@ import contextlib
 import io
 import ipaddress
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -35,8 +36,11 @@ from pybgp.wire.nlri import Prefix
 DAEMON_IP, PEER_IP = "127.0.0.1", "127.0.0.2"
 
 
-def daemon_config(peer_port: int, sock: Path, extra: str = "", import_policy: str = "") -> str:
+def daemon_config(peer_port: int, sock: Path, extra: str = "", import_policy: str = "",
+                  import_table: bool = True) -> str:
+    """tor1 keeps its import table unless told: `show rib-in` reads it."""
     imp = f'import = "{import_policy}"\n' if import_policy else ""
+    imp += f"import_table = {str(import_table).lower()}\n"
     return f"""
 [global]
 asn = 64600
@@ -117,6 +121,7 @@ class Rig:
     bfd: FakeBfd
     sock: Path
     conf: Path
+    import_table: bool = True
 
 
 async def wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -129,13 +134,17 @@ async def wait_for(pred: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    """pybgpd with one neighbor, tor1 (a Speaker on 127.0.0.2); an indirect parameter sets tor1's
+    `import_table` (default true), or `(import_table, route_refresh)` also whether tor1 offers RFC 2918."""
+    param = getattr(request, "param", True)
+    import_table, route_refresh = param if isinstance(param, tuple) else (bool(param), True)
     peer = Speaker(local_as=64600, router_id="10.0.0.2", listen_addresses=(PEER_IP,), listen_port=0)
     await peer.start()
     assert peer.listen_port is not None
     sock = tmp_path / "pybgpd.sock"
     conf = tmp_path / "pybgpd.toml"
-    conf.write_text(daemon_config(peer.listen_port, sock))
+    conf.write_text(daemon_config(peer.listen_port, sock, import_table=import_table))
     cfg = load_config(conf)
     fib, bfd = MemoryFib(), FakeBfd()
     daemon = Daemon(cfg, config_path=str(conf), kernel=False, fib=fib, bfd_service=bfd)
@@ -150,10 +159,11 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             name="pybgpd",
             passive=True,
             local_address=ipaddress.ip_address(PEER_IP),
+            route_refresh=route_refresh,
         )
     )
     try:
-        yield Rig(daemon, peer, fib, bfd, sock, conf)
+        yield Rig(daemon, peer, fib, bfd, sock, conf, import_table)
     finally:
         if not daemon.stopping:
             await daemon.stop("test teardown")
@@ -226,6 +236,42 @@ async def test_routes_reach_kernel_and_pybgpctl_both_formats(rig: Rig) -> None:
     assert "pybgp_kernel_install_seconds_count" in metrics
 
 
+@pytest.mark.parametrize("rig", [(False, False)], indirect=True)
+async def test_no_import_table_reload_without_route_refresh_resets(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """tor1 keeps no import table and offers no route refresh: a new import policy resets the session
+    (Cease/Administrative Reset, as BIRD), logged, and the routes come back under it. `show rib-in`
+    names the option."""
+    await established(rig)
+    neg = rig.daemon.speaker.peer("tor1").negotiated
+    assert neg is not None and not neg.route_refresh
+    rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
+    await wait_for(lambda: rig.daemon.speaker.best("10.1.0.0/24") is not None)
+    code, _, err = await actl(rig, "show", "rib-in", "tor1")
+    assert code == 1 and "import_table = false" in err
+    transitions = rig.peer.peer("pybgpd").counters.established_transitions
+    assert rig.peer.listen_port is not None
+    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="lp200",
+                                      import_table=False))
+    with caplog.at_level(logging.INFO, logger="pybgp.daemon.reload"):
+        code, out, _ = await actl(rig, "--json", "reload")
+    assert code == 0, out
+    assert any(getattr(r, "event", None) == "import-policy-reset" and "tor1" in r.getMessage()
+               for r in caplog.records)
+    await wait_for(lambda: rig.peer.peer("pybgpd").counters.last_notification_received is not None)
+    note = rig.peer.peer("pybgpd").counters.last_notification_received
+    assert note is not None and (note.code, note.subcode) == (NotificationCode.CEASE,
+                                                            CeaseSubcode.ADMINISTRATIVE_RESET)
+
+    def lp200() -> bool:
+        best = rig.daemon.speaker.best("10.1.0.0/24")
+        return best is not None and best.attributes.local_pref == 200
+
+    await wait_for(lp200, 15)
+    assert rig.peer.peer("pybgpd").counters.established_transitions > transitions
+
+
 async def test_bfd_down_flushes_and_resets(rig: Rig) -> None:
     await established(rig)
     rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
@@ -244,13 +290,18 @@ async def test_bfd_down_flushes_and_resets(rig: Rig) -> None:
     assert 'pybgp_bfd_down_total{neighbor="tor1"} 1.0' in rig.daemon.metrics.render().decode()
 
 
+@pytest.mark.parametrize("rig", [True, False], indirect=True, ids=["import_table", "no_import_table"])
 async def test_reload_policy_change_keeps_session(rig: Rig) -> None:
+    """With the import table the new policy is re-run over it; without, tor1 (which offered route
+    refresh) is sent ROUTE-REFRESH and its resent routes meet the policy: no reset either way."""
     await established(rig)
     rig.peer.announce("10.1.0.0/24", next_hop=PEER_IP)
     await wait_for(lambda: rig.daemon.speaker.best("10.1.0.0/24") is not None)
     transitions = rig.peer.peer("pybgpd").counters.established_transitions
     assert rig.peer.listen_port is not None
-    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="lp200"))
+    refreshes = rig.peer.peer("pybgpd").counters.messages_in.get("RouteRefresh", 0)
+    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="lp200",
+                                      import_table=rig.import_table))
     code, out, _ = await actl(rig, "--json", "reload")
     assert code == 0, out
     result = json.loads(out)
@@ -261,8 +312,11 @@ async def test_reload_policy_change_keeps_session(rig: Rig) -> None:
         return best is not None and best.attributes.local_pref == 200
 
     await wait_for(lp200)
+    refreshed = rig.peer.peer("pybgpd").counters.messages_in.get("RouteRefresh", 0) - refreshes
+    assert refreshed == (0 if rig.import_table else 1)
     # A broken config is refused and changes nothing.
-    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="missing"))
+    rig.conf.write_text(daemon_config(rig.peer.listen_port, rig.sock, import_policy="missing",
+                                      import_table=rig.import_table))
     code, _, err = await actl(rig, "reload")
     assert code == 1 and "policy 'missing' is not defined" in err
     assert rig.daemon.cfg.neighbors[0].import_policy == "lp200"

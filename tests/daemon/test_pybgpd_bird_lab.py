@@ -3,7 +3,9 @@
 Lab: node `p` runs pybgpd with two iBGP neighbors, BIRD nodes `b1` (over p:eth0) and `b2` (over p:eth1).
 Checks: `pybgpd --check` on a broken file (every error with line and key, non-zero exit); sessions and
 routes both ways; `pybgpctl` in table and JSON form; metrics scraped over HTTP; reload that changes one
-neighbor's policy and re-creates the other: BIRD b1 sees no new session, b2 does; a bad reload changes
+neighbor's policy and re-creates the other: BIRD b1 sees no new session, b2 does (b1 without an import
+table, the default: pybgpd sends BIRD ROUTE-REFRESH and the resent routes meet the new policy; with
+`import_table = true` the policy is re-run over the kept routes, nothing sent); a bad reload changes
 nothing; SIGTERM: BIRD sees Cease/Administrative Shutdown with our RFC 9003 message, pybgpd exits 0 and
 its kernel routes are gone.
 """
@@ -35,8 +37,10 @@ pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pybgpd_conf(sock: Path, *, b1_policy: str = "", b2_hold: int = 240, extra: str = "") -> str:
+def pybgpd_conf(sock: Path, *, b1_policy: str = "", b2_hold: int = 240, extra: str = "",
+                b1_table: bool = False) -> str:
     imp = f'import = "{b1_policy}"\n' if b1_policy else ""
+    imp += "import_table = true\n" if b1_table else ""
     neighbors = pybgpd_neighbors(b1_extra=imp, b2_extra=f"hold_time = {b2_hold}\n")
     return f"""
 [global]
@@ -174,16 +178,28 @@ def test_metrics_scraped(rig: Rig) -> None:
     assert wait_until(scraped, 10), [line for line in expected if line not in bodies[-1]]
 
 
+def local_pref(rig: Rig, prefix: str) -> int | None:
+    routes = {r["prefix"]: r for r in rig.d.query("show", "routes")}
+    return routes[prefix]["local_pref"] if prefix in routes else None
+
+
+def refreshes_sent(rig: Rig, name: str) -> int:
+    return int(rig.d.query("show", "neighbor", name)["messages_out"].get("RouteRefresh", 0))
+
+
 def test_reload_touches_only_what_changed(rig: Rig) -> None:
     b1_since, b2_since = since(rig.b1), since(rig.b2)
     assert b1_since and b2_since
+    refreshes = refreshes_sent(rig, "b1")
     rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path, b1_policy="lp300", b2_hold=90))
     out = rig.d.ctl("reload", json_out=True)
     result = json.loads(out.stdout)
     assert result["import_policy"] == ["b1"] and result["recreated"] == ["b2"]
     assert wait_until(lambda: all(rig.d.sessions().values()) and since(rig.b2) != b2_since, 30)
-    routes = {r["prefix"]: r for r in rig.d.query("show", "routes")}
-    assert routes["10.1.0.0/16"]["local_pref"] == 300
+    # No import table (the default): BIRD was asked for its routes again (RFC 2918) and resent them.
+    assert wait_until(lambda: local_pref(rig, "10.1.0.0/16") == 300, 10), rig.d.log_tail()
+    assert refreshes_sent(rig, "b1") == refreshes + 1
+    assert '"event": "import-policy-refresh"' in rig.d.log_path.read_text()
     assert since(rig.b1) == b1_since  # b1's session was never reset: BIRD saw no new session
     # A broken file is refused (pybgpctl and SIGHUP alike); the running config stays.
     rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path, b1_policy="nope"))
@@ -195,6 +211,25 @@ def test_reload_touches_only_what_changed(rig: Rig) -> None:
     assert rig.d.running() and since(rig.b1) == b1_since
     assert rig.d.query("show", "neighbor", "b1")["import_policy"] == "lp300"
     assert '"event": "reloaded"' in rig.d.log_path.read_text()
+
+
+def test_reload_with_import_table_reruns_the_policy(rig: Rig) -> None:
+    """b1 with `import_table = true` (a session setting: the reload re-creates it): a new import policy
+    is re-run over the routes as received, at once, with no ROUTE-REFRESH and no reset."""
+    rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path, b1_table=True))
+    assert "b1" in json.loads(rig.d.ctl("reload", json_out=True).stdout)["recreated"]
+    assert wait_until(lambda: all(rig.d.sessions().values()) and local_pref(rig, "10.1.0.0/16") == 100, 30)
+    b1_since, refreshes = since(rig.b1), refreshes_sent(rig, "b1")
+    rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path, b1_table=True, b1_policy="lp300"))
+    assert json.loads(rig.d.ctl("reload", json_out=True).stdout)["import_policy"] == ["b1"]
+    assert local_pref(rig, "10.1.0.0/16") == 300  # re-run by the reload itself
+    assert refreshes_sent(rig, "b1") == refreshes and since(rig.b1) == b1_since
+    assert [r["prefix"] for r in rig.d.query("show", "rib-in", "b1")] == ["10.1.0.0/16"]
+    rig.d.conf_path.write_text(pybgpd_conf(rig.d.sock_path))
+    assert rig.d.ctl("reload", check=False).returncode == 0
+    assert wait_until(lambda: all(rig.d.sessions().values()), 30), rig.d.log_tail()
+    no_table = rig.d.ctl("show", "rib-in", "b1", check=False)
+    assert no_table.returncode == 1 and "import_table = false" in no_table.stderr
 
 
 def test_restart_with_keep_on_exit_never_drops_the_route(rig: Rig) -> None:

@@ -484,10 +484,11 @@ def test_next_hop_only_policy_memo_is_evaluate(
                 assert (got is path) == (expected[1] is path.next_hops)
 
 
-def test_rib_ingest_benchmark_smoke() -> None:
+@pytest.mark.parametrize("table", [[], ["--no-import-table"]], ids=["import_table", "no_import_table"])
+def test_rib_ingest_benchmark_smoke(table: list[str]) -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "rib_ingest.py"), "--prefixes", "3000", "--sets", "7",
-         "--unique", "300", "--json"],
+         "--unique", "300", "--json", *table],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=True)
     results = {r["feed"]: r for r in json.loads(proc.stdout.strip().splitlines()[-1])}
     shared, unique = results["shared"], results["unique"]
@@ -495,7 +496,7 @@ def test_rib_ingest_benchmark_smoke() -> None:
     assert shared["best_changes"] == 6000  # first path, then the ECMP pair, per prefix
     assert shared["down_changes"] == 3000 and unique["down_changes"] == 300
     assert shared["paths_per_s"] > 0 and shared["receive_cpu_s"] >= 0
-    assert "paths/s" in proc.stdout and "bytes per path" in proc.stdout
+    assert "paths/s" in proc.stdout and "bytes per path" in proc.stdout and "BFD-down flush" in proc.stdout
 
 
 def test_rib_ingest_real_feed_smoke(testdata: FsPath) -> None:

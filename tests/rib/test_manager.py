@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
 from pybgp.rib.route import PeerInfo, Source
@@ -62,22 +64,25 @@ def sent_routes(messages: list[bytes]) -> dict[str, PathAttributes | None]:
     return routes
 
 
-def server_rib() -> Rib:
-    """The TARGET server: iBGP to both ToRs (rule 4 import, next-hop-self export), LB eBGP session."""
+def server_rib(import_table: bool = True) -> Rib:
+    """The TARGET server: iBGP to both ToRs (rule 4 import, next-hop-self export), LB eBGP session;
+    with `import_table=False` no neighbor keeps its pre-policy Adj-RIB-In."""
     rib = Rib(local_as=64600, router_id=SERVER_ID, batch_delay=0.01)
     tor_import = Policy.from_dict({"rules": [{"set": {"next_hop": "peer-unless-same-subnet"}}],
                                    "default": "accept"})
     tor_export = Policy.from_dict({"rules": [{"set": {"next_hop": "self"}}], "default": "accept"})
     for n in (1, 2):
-        rib.add_neighbor(f"tor{n}", import_policy=tor_import, export_policy=tor_export)
+        rib.add_neighbor(f"tor{n}", import_policy=tor_import, export_policy=tor_export,
+                         import_table=import_table)
     rib.add_neighbor("lb", import_policy=Policy.from_dict(
         {"rules": [{"set": {"community_add": ["64698:64699"]}}], "default": "accept"}),
-        export_policy=Policy.from_dict({"default": "reject"}))
+        export_policy=Policy.from_dict({"default": "reject"}), import_table=import_table)
     return rib
 
 
-def test_target_server_pipeline() -> None:
-    rib = server_rib()
+@pytest.mark.parametrize("import_table", [True, False])
+def test_target_server_pipeline(import_table: bool) -> None:
+    rib = server_rib(import_table)
     t = 0.0
     node = rib.local_origin("direct:node0", Source.INTERFACE, interface="node0")
     pods = rib.local_origin("kernel:119", Source.KERNEL, table=119)
@@ -130,8 +135,9 @@ def test_target_server_pipeline() -> None:
     assert sent_routes(rib.output(6.0)["tor2"]) == {"192.0.2.10/32": None}
 
 
-def test_graceful_restart_helper() -> None:
-    rib = server_rib()
+@pytest.mark.parametrize("import_table", [True, False])
+def test_graceful_restart_helper(import_table: bool) -> None:
+    rib = server_rib(import_table)
     rib.neighbor_up("tor1", tor(1), IBGP, [V4], 0.0)
     rib.receive("tor1", announce("10.1.0.0/16", "10.2.0.0/16", nh="10.69.0.65"), 0.0)
     changes = rib.neighbor_down("tor1", 1.0, graceful_restart_time=120)
@@ -317,8 +323,9 @@ def test_policy_prepend_and_med_on_export() -> None:
     assert attrs.as_path == (AsPathSegment(SEQ, (64600, 64600, 64600)),)
 
 
-def test_enhanced_route_refresh_sweeps_what_was_not_resent() -> None:
-    rib = server_rib()
+@pytest.mark.parametrize("import_table", [True, False])
+def test_enhanced_route_refresh_sweeps_what_was_not_resent(import_table: bool) -> None:
+    rib = server_rib(import_table)
     rib.neighbor_up("tor1", tor(1), IBGP, [V4], 0.0)
     rib.receive("tor1", announce("10.1.0.0/16", "10.2.0.0/16", nh="10.69.0.65"), 0.0)
     assert rib.refresh_begin("tor1", V4) == 2
@@ -328,8 +335,9 @@ def test_enhanced_route_refresh_sweeps_what_was_not_resent() -> None:
     assert rib.loc.best(Prefix.parse("10.1.0.0/16")) is not None
 
 
-def test_add_path_receive_keeps_each_path() -> None:
-    rib = server_rib()
+@pytest.mark.parametrize("import_table", [True, False])
+def test_add_path_receive_keeps_each_path(import_table: bool) -> None:
+    rib = server_rib(import_table)
     rib.neighbor_up("tor1", tor(1), WireContext(ibgp=True, addpath_rx=frozenset({V4})), [V4], 0.0)
     p1, p2 = Prefix.parse("10.9.0.0/16", path_id=1), Prefix.parse("10.9.0.0/16", path_id=2)
     attrs = announce("10.9.0.0/16", nh="10.69.0.70", asns=()).attributes

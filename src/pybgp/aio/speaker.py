@@ -164,24 +164,20 @@ class Speaker:
         rr_client: bool = False,
         subnet: IPNetwork | str | None = None,
         enabled: bool = True,
+        import_table: bool = True,
     ) -> Peer:
         """Configure a neighbor (policies default to RFC 8212: eBGP rejects, iBGP accepts). `subnet` is
-        the link's network, read by the "peer-unless-same-subnet" next-hop action (TARGET rule 4)."""
+        the link's network, read by the "peer-unless-same-subnet" next-hop action (TARGET rule 4).
+        `import_table=False` keeps no pre-policy Adj-RIB-In (`Rib.add_neighbor`, `set_import_policy`)."""
         name = settings.display_name
         if name in self._neighbors:
             raise ValueError(f"neighbor {name!r} already configured")
         peer = Peer(settings, self)
         net = ipaddress.ip_network(subnet, strict=False) if isinstance(subnet, str) else subnet
-        self._neighbors[name] = _Neighbor(
-            name=name, peer=peer, subnet=net, rr_client=rr_client, enabled=enabled
-        )
-        self.rib.add_neighbor(
-            name,
-            import_policy=import_policy,
-            export_policy=export_policy,
-            next_hop_self=next_hop_self,
-            rr_client=rr_client,
-        )
+        self._neighbors[name] = _Neighbor(name=name, peer=peer, subnet=net, rr_client=rr_client,
+                                          enabled=enabled)
+        self.rib.add_neighbor(name, import_policy=import_policy, export_policy=export_policy,
+                              next_hop_self=next_hop_self, rr_client=rr_client, import_table=import_table)
         if self.listener is not None:
             self.listener.add_peer(peer)
         if self._running and enabled:
@@ -224,14 +220,21 @@ class Speaker:
             nb.peer.send_route_refresh(afi, safi)
         return True
 
-    def set_import_policy(self, name: str, policy: Policy | None, *, refresh: bool = False) -> None:
-        """New import policy, re-run at once over the routes as received (kept in the Adj-RIB-In);
-        with `refresh` the peer is also asked to resend them (RFC 2918), e.g. when the operator
-        suspects the Adj-RIB-In itself."""
+    def set_import_policy(self, name: str, policy: Policy | None, *, refresh: bool = False) -> str:
+        """New import policy, re-run at once over the routes as received when the neighbor keeps them
+        (its import table): "rerun". With `refresh`, or without the table, the peer is asked to resend
+        them (RFC 2918): "refresh"; without the table and route refresh, the session is reset (Cease
+        Administrative Reset, RFC 4486, as BIRD does): "reset". "pending": no session, the next uses it."""
+        kept = self.rib.neighbors[name].import_table
         self._deliver(self.rib.set_import_policy(name, policy, self._now()))
-        if refresh:
-            self.refresh_neighbor(name)
+        action = "rerun" if kept else "pending"
+        if (refresh or not kept) and self.refresh_neighbor(name):
+            action = "refresh"
+        elif not kept and self._neighbors[name].negotiated is not None:
+            self.reset_neighbor(name, "import policy changed (no import table, no route refresh)")
+            action = "reset"
         self._kick()
+        return action
 
     def set_export_policy(self, name: str, policy: Policy | None) -> None:
         self.rib.set_export_policy(name, policy, self._now())
@@ -337,9 +340,7 @@ class Speaker:
         out: list[NeighborView] = []
         for name, nb in self._neighbors.items():
             rnb = self.rib.neighbors[name]
-            adj = rnb.adj_in
-            pre, stale = (len(adj.pre), len(adj.stale)) if adj is not None else (0, 0)
-            post = self.rib.accepted_count(name)  # O(1): runs on every tick and `show`
+            pre, post, stale = self.rib.counts(name)  # O(1): runs on every tick and `show`
             s = nb.peer.settings
             out.append(
                 NeighborView(
@@ -355,8 +356,12 @@ class Speaker:
         return route_views(self.rib.loc, prefix, all_paths=all_paths)
 
     def rib_in(self, name: str, *, post_policy: bool = True) -> dict[Prefix, Path]:
+        """The neighbor's paths after import policy (from the Loc-RIB), or as received; the latter
+        raises ValueError when the neighbor keeps no import table."""
         if post_policy:
             return self.rib.accepted(name)
+        if not self.rib.neighbors[name].import_table:
+            raise ValueError(f"neighbor {name} keeps no Adj-RIB-In as received (import_table = false)")
         adj = self.rib.neighbors[name].adj_in
         return dict(adj.pre) if adj is not None else {}
 
@@ -526,17 +531,10 @@ class Speaker:
             nb.negotiated = neg
             nb.established_since = now
             s = nb.peer.settings
-            info = PeerInfo(
-                name=name,
-                address=s.remote_address,
-                asn=neg.remote_as,
-                local_as=s.local_as,
-                router_id=neg.remote_id,
-                local_address=_session_local_address(nb.peer),
-                subnet=nb.subnet,
-                rr_client=nb.rr_client,
-                interface=s.interface,
-            )
+            info = PeerInfo(  # a new object per session: `Rib.flush_paths` tells sessions apart by it
+                name=name, address=s.remote_address, asn=neg.remote_as, local_as=s.local_as,
+                router_id=neg.remote_id, local_address=_session_local_address(nb.peer), subnet=nb.subnet,
+                rr_client=nb.rr_client, interface=s.interface)
             self.rib.neighbor_up(name, info, neg.context, neg.families, now)
         elif kind == "down" and isinstance(payload, tuple):
             reason, notification = payload

@@ -97,6 +97,7 @@ async def _neighbor(d: Daemon, args: dict[str, Any]) -> Any:
             "import_policy": (n.import_policy if n is not None else None) or "RFC 8212 default",
             "export_policy": (n.export_policy if n is not None else None) or "RFC 8212 default",
             "next_hop_self": n.next_hop_self if n is not None else None,
+            "import_table": d.speaker.rib.neighbors[name].import_table,
             "messages_in": dict(counters.messages_in),
             "messages_out": dict(counters.messages_out),
             "established_transitions": counters.established_transitions,
@@ -142,7 +143,11 @@ async def _routes(d: Daemon, args: dict[str, Any]) -> Any:
 
 
 async def _rib_in(d: Daemon, args: dict[str, Any]) -> Any:
-    return rib_rows(d.speaker.rib_in(find_neighbor(d, args.get("name"))))
+    name = find_neighbor(d, args.get("name"))
+    if not d.speaker.rib.neighbors[name].import_table:
+        raise CommandError(f"neighbor {name} keeps no Adj-RIB-In (import_table = false, the default): "
+                           "set import_table = true on it to keep one, or see `show routes --all`")
+    return rib_rows(d.speaker.rib_in(name))
 
 
 async def _rib_out(d: Daemon, args: dict[str, Any]) -> Any:

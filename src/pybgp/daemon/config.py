@@ -149,6 +149,7 @@ def _read_neighbor(t: Table, global_asn: int | None, dynamic: bool) -> NeighborC
         families=tuple(families) or ((1, 1),),
         next_hop_self=t.boolean("next_hop_self", False),
         route_reflector_client=t.boolean("route_reflector_client", False),
+        import_table=t.boolean("import_table", False),
         add_path=AddPathMode(t.string("add_path", "off", choices=[m.value for m in AddPathMode]) or "off"),
         graceful_restart_time=t.integer("graceful_restart_time", None, lo=0, hi=4095),
         max_prefix=t.integer("max_prefix", None, lo=1),

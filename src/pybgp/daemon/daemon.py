@@ -160,8 +160,8 @@ class Daemon:
             peer_settings(cfg, n),
             import_policy=compile_policy(cfg, n.import_policy),
             export_policy=compile_policy(cfg, n.export_policy),
-            next_hop_self=n.next_hop_self,
-            rr_client=n.route_reflector_client,
+            next_hop_self=n.next_hop_self, rr_client=n.route_reflector_client,
+            import_table=n.import_table,
             subnet=self._subnet_of(n),
             enabled=enabled,
         )
@@ -186,8 +186,8 @@ class Daemon:
                 settings,
                 import_policy=compile_policy(self.cfg, d.template.import_policy),
                 export_policy=compile_policy(self.cfg, d.template.export_policy),
-                next_hop_self=d.template.next_hop_self,
-                rr_client=d.template.route_reflector_client,
+                next_hop_self=d.template.next_hop_self, rr_client=d.template.route_reflector_client,
+                import_table=d.template.import_table,
             )
 
         return factory

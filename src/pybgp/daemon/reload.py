@@ -2,8 +2,9 @@
 
 Owns: the classification of every neighbor (added, removed, re-created because a session parameter
 changed, policy-only change, enable/disable, untouched), applying it through the Speaker's live
-operations (a new import policy is re-run over the kept Adj-RIB-In, a new export policy re-advertises the
-difference: neither resets the session), BFD session updates, origination and kernel export changes (the
+operations (a new import policy is re-run over the kept Adj-RIB-In; without one, `import_table = false`,
+the peer is sent ROUTE-REFRESH, or the session is reset when it has no route refresh, as BIRD does; a new
+export policy re-advertises the difference), BFD session updates, origination and kernel export changes (the
 kernel is reconciled with the Loc-RIB under the new filter), and the list of settings that need a
 restart (ASN, router ID, listen addresses, kernel table/protocol, metrics address), which are kept as
 they were and reported.
@@ -134,7 +135,13 @@ async def apply_reload(d: Daemon, new: DaemonConfig) -> dict[str, Any]:
     for name in steps["added"] + steps["recreated"]:
         d._add_neighbor(effective, new_by_name[name])
     for name in steps["import_policy"]:
-        sp.set_import_policy(name, compile_policy(effective, new_by_name[name].import_policy))
+        action = sp.set_import_policy(name, compile_policy(effective, new_by_name[name].import_policy))
+        if action in ("refresh", "reset"):  # no import table to re-run it over (`import_table = false`)
+            event(log, f"import-policy-{action}",
+                  f"import policy of {name} changed: "
+                  + ("ROUTE-REFRESH sent" if action == "refresh" else
+                     "session reset (Cease/Administrative Reset): no import table, no route refresh"),
+                  level=logging.INFO if action == "refresh" else logging.WARNING, neighbor=name)
     for name in steps["export_policy"]:
         sp.set_export_policy(name, compile_policy(effective, new_by_name[name].export_policy))
     for name in steps["disabled"]:

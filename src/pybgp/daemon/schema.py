@@ -84,6 +84,9 @@ class NeighborConfig:
     families: tuple[Family, ...] = (IPV4_UNICAST,)
     next_hop_self: bool = False
     route_reflector_client: bool = False
+    # Keep the Adj-RIB-In as received (pre-policy)? Off by default, as BIRD's `import table`: ~36 bytes
+    # per path; a changed import policy then asks the peer to resend (ROUTE-REFRESH) or resets.
+    import_table: bool = False
     add_path: AddPathMode = AddPathMode.OFF
     graceful_restart_time: int | None = None
     max_prefix: int | None = None
@@ -121,6 +124,7 @@ class NeighborConfig:
             self.route_reflector_client,
             self.next_hop_self,
             self.connected_subnet,
+            self.import_table,
         )
 
 

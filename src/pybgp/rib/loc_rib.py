@@ -9,11 +9,15 @@ Never does: policy, loop checks, I/O, or clocks; it trusts the paths it is given
 Memory: per prefix one dict entry and one tuple, `(key, *candidates)`. The key rides in the tuple so
 `key(prefix)` hands every Adj-RIB-In the one `Prefix` object the Loc-RIB holds: both ToRs send
 each prefix, and a second copy of the key (a 108-byte tuple and int) would be ~50 bytes per path.
-The Adj-RIB-In knows which prefixes an origin holds, so there is no per-peer index here.
+There is no per-origin index: the Adj-RIB-In knows which prefixes an origin holds, and for a
+neighbor that keeps none (`import_table = false`) `prefixes_of` / `paths_of` walk the table (1M
+prefixes: see docs/performance.md, session 5), while `count` / `stale_count` keep the per-origin
+totals in step with every change, so `show neighbors` stays O(1).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -49,6 +53,9 @@ class LocRib:
         self.options = options
         self._entries: dict[Prefix, Entry] = {}
         self._partial: dict[Prefix, int] = {}
+        # Candidates per origin name, and how many of them are stale (RFC 4724 4.2 / RFC 7313).
+        self._counts: dict[str, int] = {}
+        self._stale: dict[str, int] = {}
         # The last `rank_pair` answer: prefixes of one UPDATE share their Path objects (one per
         # attribute set and origin), so a feed asks the same question for prefix after prefix.
         self._last_pair: tuple[Path, Path, DecisionOptions,
@@ -62,6 +69,76 @@ class LocRib:
 
     def prefixes(self) -> Iterator[Prefix]:
         return iter(self._entries)
+
+    def count(self, origin_name: str) -> int:
+        """How many candidates `origin_name` contributes (every path id counts), in O(1)."""
+        return self._counts.get(origin_name, 0)
+
+    def stale_count(self, origin_name: str) -> int:
+        """How many of `origin_name`'s candidates are marked stale, in O(1)."""
+        return self._stale.get(origin_name, 0)
+
+    def _count(self, name: str, old: Path | None, new: Path | None) -> None:
+        """Keep `count` / `stale_count` in step: `name`'s candidate `old` became `new` (None: absent)."""
+        delta = (new is not None) - (old is not None)
+        if delta:
+            self._counts[name] = self._counts.get(name, 0) + delta
+        stale = (new is not None and new.stale) - (old is not None and old.stale)
+        if stale:
+            self._stale[name] = self._stale.get(name, 0) + stale
+
+    def prefixes_of(self, origin_name: str) -> list[Prefix]:
+        """The keys of every prefix holding a candidate of `origin_name`: the walk of the whole table
+        that stands in for the Adj-RIB-In's key list of a neighbor without an import table."""
+        out: list[Prefix] = []
+        add = out.append
+        for entry in self._entries.values():
+            if entry[1].peer.name == origin_name or (
+                    len(entry) > 2 and any(p.peer.name == origin_name for p in entry[2:])):
+                add(entry[0])
+        return out
+
+    def mark_stale(self, origin_name: str, families: set[tuple[int, int]] | None = None) -> int:
+        """Mark every candidate of `origin_name` (of `families`, all when None) stale, in place, and
+        return how many were marked: RFC 4724 4.2 (helper) and RFC 7313 (BoRR) for a neighbor without
+        an import table. Staleness takes no part in the decision, so the order and the selection stay;
+        a re-announcement replaces the path and a sweep (`paths_of(stale_only=True)`) removes the rest.
+        One stale copy per distinct `Path` (the prefixes of one UPDATE share theirs), so marking a
+        full table allocates a few thousand objects, not a million. Reports no change: forwarding is
+        the same."""
+        copies: dict[int, tuple[Path, Path]] = {}  # id(path) -> (path kept alive, its stale copy)
+        table = self._entries
+        marked = 0
+        for key, entry in table.items():  # values of existing keys only: safe while iterating
+            if families is not None and (int(key.afi), 1) not in families:
+                continue
+            if not any(p.peer.name == origin_name and not p.stale for p in entry[1:]):
+                continue
+            new: list[Any] = [key]
+            for path in entry[1:]:
+                if path.peer.name == origin_name and not path.stale:
+                    hit = copies.get(id(path))
+                    if hit is None:
+                        hit = copies[id(path)] = (path, dataclasses.replace(path, stale=True))
+                    path = hit[1]
+                    marked += 1
+                new.append(path)
+            table[key] = tuple(new)
+        if marked:
+            self._stale[origin_name] = self._stale.get(origin_name, 0) + marked
+        return marked
+
+    def paths_of(self, origin_name: str, *, stale_only: bool = False) -> list[tuple[Prefix, Path]]:
+        """(key, candidate) for every candidate of `origin_name` (only the stale ones with
+        `stale_only`), every path id included: a walk of the whole table, as `prefixes_of`."""
+        if stale_only and not self._stale.get(origin_name):
+            return []
+        out: list[tuple[Prefix, Path]] = []
+        for entry in self._entries.values():
+            for path in entry[1:]:
+                if path.peer.name == origin_name and (path.stale or not stale_only):
+                    out.append((entry[0], path))
+        return out
 
     def key(self, prefix: Prefix) -> Prefix:
         """The `Prefix` object stored for `prefix` (equal to it), or `prefix` itself when absent:
@@ -122,6 +199,7 @@ class LocRib:
             if path is None:
                 return None
             self._entries[prefix] = (prefix, path)
+            self._count(name, None, path)
             return best_change(prefix, path, (path,))
         key: Prefix = entry[0]
         if len(entry) == 2:  # the shapes of a feed: first path replaced, or a second one arriving
@@ -129,6 +207,7 @@ class LocRib:
             if only.peer.name == name and only.path_id == path_id:
                 if path is only:
                     return None
+                self._count(name, only, path)
                 if path is None:
                     del self._entries[prefix]
                     return best_change(key, None, ())
@@ -136,16 +215,20 @@ class LocRib:
                 return best_change(key, path, (path,))
             if path is None:
                 return None
+            self._count(name, None, path)
             return self._reselect(key, (only, path), (only,))
         paths = _candidates(entry)
         old_selected = self._selected(prefix, paths)
         others = tuple([p for p in paths if p.peer.name != name or p.path_id != path_id])
+        old = None if len(others) == len(paths) else next(
+            p for p in paths if p.peer.name == name and p.path_id == path_id)
         if path is None:
-            if len(others) == len(paths):
+            if old is None:
                 return None
             candidates = others
         else:
             candidates = (*others, path)
+        self._count(name, old, path)
         return self._reselect(key, candidates, old_selected)
 
     def update_many(self, prefixes: Iterable[Prefix], peer: PeerInfo, path: Path,
@@ -161,10 +244,12 @@ class LocRib:
         keys: list[Prefix] = []
         add_key, add_change = keys.append, changes.append
         alone = (path,)  # the multipath set of every prefix `path` is alone on, shared
+        added = 0  # new candidates of `name`, counted once at the end (`count`)
         for prefix in prefixes:
             entry = entries.get(prefix)
             if entry is None:
                 entries[prefix] = (prefix, path)
+                added += 1
                 add_key(prefix)
                 add_change(best_change(prefix, path, alone))
                 continue
@@ -174,6 +259,8 @@ class LocRib:
                 only: Path = entry[1]
                 if only.peer.name == name and only.path_id == 0:
                     if path is not only:
+                        if only.stale or path.stale:
+                            self._count(name, only, path)
                         entries[key] = (key, path)
                         add_change(best_change(key, path, alone))
                     continue
@@ -182,6 +269,10 @@ class LocRib:
                 change = self.update(key, peer, path)
             if change is not None:
                 add_change(change)
+        if added:
+            self._counts[name] = self._counts.get(name, 0) + added
+            if path.stale:
+                self._stale[name] = self._stale.get(name, 0) + added
         return keys
 
     def update_one(self, prefix: Prefix, peer: PeerInfo, path: Path, changes: list[BestChange]) -> Prefix:
@@ -192,6 +283,7 @@ class LocRib:
         entry = entries.get(prefix)
         if entry is None:
             entries[prefix] = (prefix, path)
+            self._count(peer.name, None, path)
             changes.append(best_change(prefix, path, (path,)))
             return prefix
         key: Prefix = entry[0]
@@ -199,6 +291,8 @@ class LocRib:
             only: Path = entry[1]
             if only.peer.name == peer.name and only.path_id == 0:
                 if path is not only:
+                    if only.stale or path.stale:
+                        self._count(peer.name, only, path)
                     entries[key] = (key, path)
                     changes.append(best_change(key, path, (path,)))
                 return key
@@ -213,6 +307,7 @@ class LocRib:
         """`update_many`'s and `update_one`'s answer when `path`, from a second origin (the other
         ToR), joins the one path `only` of prefix `key`: consecutive prefixes ask the same question of
         `_rank_pair`, whose answer also gives the multipath tuple every prefix of the run shares."""
+        self._count(path.peer.name, None, path)
         pair = self._rank_pair(only, path)
         if pair is None:
             return self._reselect(key, (only, path), (only,))
@@ -274,6 +369,7 @@ class LocRib:
         only this origin's path, or two paths of which one remains) skip the general re-selection."""
         changes: list[BestChange] = []
         table, partial = self._entries, self._partial
+        removed = stale = 0  # for `count` / `stale_count`, settled once at the end
         for prefix in prefixes:
             entry = table.get(prefix)
             if entry is None:
@@ -283,6 +379,8 @@ class LocRib:
                 if entry[1].peer.name != peer_name:
                     continue
                 del table[prefix]
+                removed += 1
+                stale += entry[1].stale
                 if partial:
                     partial.pop(prefix, None)
                 changes.append(best_change(key, None, ()))
@@ -293,6 +391,8 @@ class LocRib:
                 first_gone, second_gone = first.peer.name == peer_name, second.peer.name == peer_name
                 if first_gone != second_gone:
                     keep = second if first_gone else first
+                    removed += 1
+                    stale += (first if first_gone else second).stale
                     table[prefix] = (key, keep)
                     count = partial.pop(prefix, None) if partial else None
                     if first_gone or count is None:  # the removed path was selected
@@ -304,9 +404,15 @@ class LocRib:
             candidates = tuple([p for p in paths if p.peer.name != peer_name])
             if len(candidates) == len(paths):
                 continue
+            removed += len(paths) - len(candidates)
+            stale += sum(p.stale for p in paths if p.peer.name == peer_name)
             change = self._reselect(key, candidates, self._selected(prefix, paths))
             if change is not None:
                 changes.append(change)
+        if removed:
+            self._counts[peer_name] -= removed
+        if stale:
+            self._stale[peer_name] -= stale
         return changes
 
     def rerun(self, prefixes: Iterable[Prefix] | None = None) -> list[BestChange]:

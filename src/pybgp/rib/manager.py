@@ -4,7 +4,10 @@ Owns: `Rib`, which holds one `NeighborRib` (`neighbor.py`) per configured neighb
 Adj-RIB-In/Out, the update builder, graceful-restart state) and the `LocRib`; it turns received
 UPDATEs and local originations into `BestChange`s and into UPDATE bytes queued per neighbor.
 Everything takes `now` from the caller, and `next_deadline()` says when `tick(now)` / `output(now)`
-have work (batching delay, graceful-restart timers).
+have work (batching delay, graceful-restart timers). The per-prefix receive loops live in its base
+`receive_loops.ReceiveLoops`. A neighbor added with `import_table=False` keeps no pre-policy
+Adj-RIB-In: its session-down flush, graceful-restart and RFC 7313 stale handling and counts work
+on the Loc-RIB (`LocRib.prefixes_of`, `mark_stale`, `paths_of`, `count`).
 Never does: sockets, tasks, reading the clock, or touching the kernel; `pybgp.aio.speaker` drives
 it and delivers its results.
 """
@@ -20,8 +23,10 @@ from pybgp.rib.adj_rib import never_exported as never_exported  # its old home
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions
 from pybgp.rib.loc_rib import LocRib
 from pybgp.rib.neighbor import NeighborRib as NeighborRib
-from pybgp.rib.policy import Policy, PolicyContext, default_policy, policy_context
-from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source, make_path
+from pybgp.rib.policy import Policy, PolicyContext, default_policy
+from pybgp.rib.receive_loops import ReceiveLoops
+from pybgp.rib.receive_loops import Run as Run  # its old home
+from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.constants import Afi, Safi
@@ -31,8 +36,6 @@ from pybgp.wire.messages import Update
 from pybgp.wire.nlri import Prefix
 
 EXPORT_CACHE_LIMIT = 50_000
-Run = tuple[tuple[IPAddress, ...], Sequence[Prefix]]
-"""Announced prefixes of one UPDATE sharing their next hops (MP_REACH's, or none: NEXT_HOP)."""
 
 
 def update_end_of_rib(update: Update) -> Family | None:
@@ -47,7 +50,7 @@ def update_end_of_rib(update: Update) -> Family | None:
     return None
 
 
-class Rib:
+class Rib(ReceiveLoops):
     """Adj-RIBs, policies and the Loc-RIB of one speaker, driven by events and `now`."""
 
     def __init__(self, *, local_as: int, router_id: ipaddress.IPv4Address,
@@ -67,11 +70,15 @@ class Rib:
 
     def add_neighbor(self, name: str, *, import_policy: Policy | None = None,
                      export_policy: Policy | None = None, next_hop_self: bool = False,
-                     rr_client: bool = False) -> NeighborRib:
+                     rr_client: bool = False, import_table: bool = True) -> NeighborRib:
+        """Configure a neighbor. `import_table=False` keeps no pre-policy Adj-RIB-In (BIRD's `import
+        table off`): `set_import_policy` cannot re-run the policy then (the caller asks the peer to
+        resend, see `Speaker.set_import_policy`) and the peer's paths are found by walking the Loc-RIB.
+        The default keeps the table, as this API always did."""
         if name in self.neighbors:
             raise ValueError(f"neighbor {name!r} already exists")
         nb = NeighborRib(name=name, import_policy=import_policy, export_policy=export_policy,
-                         next_hop_self=next_hop_self, rr_client=rr_client,
+                         next_hop_self=next_hop_self, rr_client=rr_client, import_table=import_table,
                          builder=UpdateBuilder(self.batch_delay))
         self.neighbors[name] = nb
         return nb
@@ -92,7 +99,7 @@ class Rib:
         nb.ctx = ctx
         nb.families = frozenset((int(a), int(s)) for a, s in families)
         if nb.adj_in is None:
-            nb.adj_in = AdjRibIn(peer)
+            nb.adj_in = AdjRibIn(peer, table=nb.import_table)
         else:
             nb.adj_in.peer = peer  # stale paths from before a graceful restart stay until EoR
         nb.adj_out.clear()
@@ -148,8 +155,21 @@ class Rib:
         self._forget_session(nb)
         if adj is None:
             return []
+        fams = None if families is None else {(int(a), int(s)) for a, s in families}
+        if not adj.table:
+            adj.eor_received.clear()
+            if graceful_restart_time is not None and graceful_restart_time > 0 and self.loc.count(name):
+                self.loc.mark_stale(name, fams)  # in place: same forwarding, nobody to notify
+                nb.stale_deadline = now + graceful_restart_time
+                if fams is None:
+                    return []
+                dropped = [(k, p) for k, p in self.loc.paths_of(name) if family_of(k) not in fams]
+                return self._remove_paths(dropped, now)  # families the peer does not preserve go at once
+            nb.stale_deadline = None
+            changes = self.loc.remove_peer(name, self.loc.prefixes_of(name) if self.loc.count(name) else [])
+            self._export_changes(changes, now)
+            return changes
         if graceful_restart_time is not None and graceful_restart_time > 0 and adj.pre:
-            fams = None if families is None else {(int(a), int(s)) for a, s in families}
             for prefix in adj.mark_stale(fams):
                 base = prefix.without_path_id()
                 path = self.loc.path_of(base, name, prefix.path_id)
@@ -186,16 +206,25 @@ class Rib:
         adj = nb.adj_in
         self._forget_session(nb)
         nb.stale_deadline = None
+        if adj is not None and not adj.table:
+            adj.eor_received.clear()
+            # A walk of the Loc-RIB (docs/performance.md, session 5), unless the neighbor holds nothing.
+            return self.loc.prefixes_of(name) if self.loc.count(name) else []
         return [] if adj is None else [p.without_path_id() for p in adj.clear()]
 
     def flush_paths(self, name: str, prefixes: Iterable[Prefix], now: float) -> list[BestChange]:
         """Remove `name`'s paths for `prefixes` (a slice of `neighbor_detach`'s list) from the
         Loc-RIB; returns the changes, also queued for export. Prefixes the neighbor's new session
         already re-announced keep their new path (so the flush may interleave with a reconnect;
-        without ADD-PATH, where one path per prefix and neighbor makes that exact)."""
-        adj = self.neighbors[name].adj_in
+        without ADD-PATH, where one path per prefix and neighbor makes that exact). Without an import
+        table the new session's paths are those whose `peer` is its `PeerInfo` object."""
+        nb = self.neighbors[name]
+        adj, current = nb.adj_in, nb.peer
         if adj is not None and adj.pre:
             prefixes = [p for p in prefixes if p not in adj.pre]
+        elif current is not None and adj is not None and not adj.table:
+            candidates = self.loc.candidates
+            prefixes = [p for p in prefixes if not any(c.peer is current for c in candidates(p))]
         changes = self.loc.remove_peer(name, prefixes)
         self._export_changes(changes, now)
         return changes
@@ -214,10 +243,10 @@ class Rib:
         eor = None if update.nlri or update.withdrawn else update_end_of_rib(update)
         if eor is not None:
             adj.eor_received.add(eor)
-            gone = adj.sweep_stale(eor)
-            if not adj.stale:
+            swept = self._sweep(nb, adj, eor, now)
+            if not (adj.stale if adj.table else self.loc.stale_count(name)):
                 nb.stale_deadline = None
-            return self._apply_loc([(p, peer, None) for p in gone], now)
+            return swept
         attrs = update.attributes
         nlri = update.nlri
         if (len(nlri) == 1 and attrs is not None and not update.withdrawn and update.mp_reach is None
@@ -255,13 +284,15 @@ class Rib:
         # Loc-RIB tells a peer's paths of one prefix apart by it. The loops below are the per-prefix
         # hot path of a feed, so they call the Loc-RIB directly rather than through `_apply_loc`.
         changes = []
-        loc_update = self.loc.update
-        for prefix in withdrawn:
-            if prefix in adj.pre:
+        loc_update, keep = self.loc.update, adj.table
+        for prefix in withdrawn:  # without a table, a prefix the peer never had (or we rejected) is a no-op
+            if keep:
+                if prefix not in adj.pre:
+                    continue
                 adj.store(prefix, None)
-                change = loc_update(prefix.without_path_id(), peer, None, prefix.path_id)
-                if change is not None:
-                    changes.append(change)
+            change = loc_update(prefix.without_path_id(), peer, None, prefix.path_id)
+            if change is not None:
+                changes.append(change)
         if runs and attrs is not None:
             policy = nb.effective_import(peer)
             if policy.prefix_free and nb.ctx is not None and not nb.ctx.addpath_rx:
@@ -271,92 +302,23 @@ class Rib:
         self._export_changes(changes, now)
         return changes
 
-    def _receive_one(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
-                     prefix: Prefix, changes: list[BestChange]) -> None:
-        """`_receive_runs` for one run of one prefix under its NEXT_HOP, without building the run:
-        `tests/rib/test_fast_paths.py` checks that both leave the same RIB state and changes."""
-        received = make_path(attrs, peer)
-        accepted = policy.import_path(received, prefix, peer, self.interner)
-        loc = self.loc
-        if accepted is None:
-            key = loc.key(prefix)
-            change = loc.update(key, peer, None)
+    def _remove_paths(self, gone: Sequence[tuple[Prefix, Path]], now: float) -> list[BestChange]:
+        """Remove these (Loc-RIB key, candidate) pairs; the changes are returned and queued for export."""
+        changes: list[BestChange] = []
+        for key, path in gone:
+            change = self.loc.update(key, path.peer, None, path.path_id)
             if change is not None:
                 changes.append(change)
-        else:
-            key = loc.update_one(prefix, peer, accepted, changes)
-        if adj.stale:
-            adj.stale.discard(key)
-        if adj.rejected:
-            adj.rejected.discard(key)
-        adj.pre[key] = received
-        if accepted is None:
-            adj.rejected.add(key)
+        self._export_changes(changes, now)
+        return changes
 
-    def _receive_runs(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
-                      runs: Sequence[Run], changes: list[BestChange]) -> None:
-        """`receive`'s announcements in the common case (no ADD-PATH, a policy that does not read
-        the prefix, such as rule 4): every prefix of a run shares one received and one accepted
-        path, so the policy runs once per run, the Loc-RIB takes the run in one call, and the
-        Adj-RIB-In entries are written by one `dict.update`, keyed by the Loc-RIB's key objects."""
-        for nhs, prefixes in runs:
-            if not prefixes:
-                continue
-            received = make_path(attrs, peer, nhs)
-            accepted = policy.apply(received, policy_context(prefixes[0], peer), self.interner)
-            if accepted is None:
-                keys = [self.loc.key(p) for p in prefixes]
-                for key in keys:
-                    change = self.loc.update(key, peer, None)
-                    if change is not None:
-                        changes.append(change)
-            else:
-                keys = self.loc.update_many(prefixes, peer, accepted, changes)
-            if adj.stale:
-                adj.stale.difference_update(keys)
-            if adj.rejected:
-                adj.rejected.difference_update(keys)
-            if len(keys) == 1:  # one prefix per UPDATE (feed (c)): no temporary dict
-                adj.pre[keys[0]] = received
-            else:
-                adj.pre.update(dict.fromkeys(keys, received))
-            if accepted is None:
-                adj.rejected.update(keys)
-
-    def _receive_each(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
-                      runs: Sequence[Run], changes: list[BestChange]) -> None:
-        """`receive`'s announcements prefix by prefix: with ADD-PATH (one path per path identifier)
-        or a policy that reads the prefix. One received Path per (next hops, path identifier) of
-        the UPDATE, shared by its prefixes; the policy result too when no rule reads the prefix."""
-        base: dict[tuple[tuple[IPAddress, ...], int], tuple[Path, Path | None]] = {}
-        shared = policy.prefix_free
-        pre, loc_key, loc_update = adj.pre, self.loc.key, self.loc.update
-        for nhs, prefixes in runs:
-            for prefix in prefixes:
-                path_id = prefix.path_id
-                if path_id:
-                    key = prefix.without_path_id()
-                else:  # the Loc-RIB's own key object, so the Adj-RIB-In holds no second copy
-                    prefix = key = loc_key(prefix)
-                known = base.get((nhs, path_id))
-                if known is None:
-                    received = make_path(attrs, peer, nhs, False, path_id)
-                    accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                    base[(nhs, path_id)] = (received, accepted)
-                elif shared:
-                    received, accepted = known
-                else:
-                    received = known[0]
-                    accepted = policy.apply(received, PolicyContext(prefix=key, neighbor=peer), self.interner)
-                if adj.stale or adj.rejected:
-                    adj.store(prefix, received)
-                else:
-                    pre[prefix] = received  # what `store` does when nothing is stale or rejected
-                if accepted is None:
-                    adj.reject(prefix)
-                change = loc_update(key, peer, accepted, path_id)
-                if change is not None:
-                    changes.append(change)
+    def _sweep(self, nb: NeighborRib, adj: AdjRibIn, family: Family | None, now: float) -> list[BestChange]:
+        """Withdraw `nb`'s paths still stale (of `family`, or all): RFC 4724 4.2 End-of-RIB or restart
+        timer, RFC 7313 EoRR. Without an import table they are the Loc-RIB's stale candidates."""
+        if adj.table:
+            return self._apply_loc([(p, adj.peer, None) for p in adj.sweep_stale(family)], now)
+        return self._remove_paths([(k, p) for k, p in self.loc.paths_of(nb.name, stale_only=True)
+                                   if family is None or family_of(k) == family], now)
 
     def _apply_loc(
         self, work: Sequence[tuple[Prefix, PeerInfo, Path | None]], now: float
@@ -487,11 +449,12 @@ class Rib:
 
     def set_import_policy(self, name: str, policy: Policy | None, now: float) -> list[BestChange]:
         """Install a new import policy and re-run it over the routes the peer sent (kept as received
-        in the Adj-RIB-In, so no ROUTE-REFRESH is needed: soft reconfiguration)."""
+        in the Adj-RIB-In, so no ROUTE-REFRESH is needed: soft reconfiguration). Without an import
+        table only installs it: the routes must be sent again (`Speaker.set_import_policy`)."""
         nb = self.neighbors[name]
         nb.import_policy = policy
         adj = nb.adj_in
-        if adj is None or nb.peer is None:
+        if adj is None or nb.peer is None or not adj.table:
             return []
         pol = nb.effective_import(nb.peer)
         work: list[tuple[Prefix, PeerInfo, Path | None]] = []
@@ -513,14 +476,32 @@ class Rib:
         """How many paths the neighbor contributes to the Loc-RIB, in O(1) (`len(accepted(name))`
         walks the table: fine for `show rib-in`, not for a tick or `show neighbors`)."""
         adj = self.neighbors[name].adj_in
-        return adj.accepted_count if adj is not None else 0
+        if adj is None:
+            return 0
+        return adj.accepted_count if adj.table else self.loc.count(name)
+
+    def counts(self, name: str) -> tuple[int, int, int]:
+        """(received, accepted, stale) paths of the neighbor, in O(1). Without an import table the
+        rejected paths are not kept, so received counts the accepted ones."""
+        adj = self.neighbors[name].adj_in
+        if adj is None:
+            return (0, 0, 0)
+        if adj.table:
+            return (len(adj.pre), adj.accepted_count, len(adj.stale))
+        return (self.loc.count(name), self.loc.count(name), self.loc.stale_count(name))
 
     def accepted(self, name: str) -> dict[Prefix, Path]:
-        """The neighbor's post-policy paths (what it contributes to the Loc-RIB)."""
+        """The neighbor's post-policy paths (what it contributes to the Loc-RIB), keyed with their
+        RFC 7911 path identifiers."""
         adj = self.neighbors[name].adj_in
         if adj is None:
             return {}
         out: dict[Prefix, Path] = {}
+        if not adj.table:
+            for key, held in self.loc.paths_of(name):
+                pid = held.path_id
+                out[Prefix(key.afi, key.network, key.length, pid) if pid else key] = held
+            return out
         for prefix in adj.pre:
             path = self.loc.path_of(prefix.without_path_id(), name, prefix.path_id)
             if path is not None:
@@ -551,15 +532,15 @@ class Rib:
         adj = self.neighbors[name].adj_in
         if adj is None:
             return 0
-        return len(adj.mark_stale({(int(family[0]), int(family[1]))}))
+        fams = {(int(family[0]), int(family[1]))}
+        return len(adj.mark_stale(fams)) if adj.table else self.loc.mark_stale(name, fams)
 
     def refresh_end(self, name: str, family: Family, now: float) -> list[BestChange]:
         """The peer sent EoRR (RFC 7313 section 4.2): what it did not re-advertise is withdrawn."""
-        adj = self.neighbors[name].adj_in
-        if adj is None:
+        nb = self.neighbors[name]
+        if nb.adj_in is None:
             return []
-        gone = adj.sweep_stale((int(family[0]), int(family[1])))
-        return self._apply_loc([(p, adj.peer, None) for p in gone], now)
+        return self._sweep(nb, nb.adj_in, (int(family[0]), int(family[1])), now)
 
     # -- time ----------------------------------------------------------------------------------
 
@@ -574,9 +555,7 @@ class Rib:
         for nb in self.neighbors.values():
             if nb.stale_deadline is not None and now >= nb.stale_deadline and nb.adj_in is not None:
                 nb.stale_deadline = None
-                peer = nb.adj_in.peer
-                gone = nb.adj_in.sweep_stale()
-                changes.extend(self._apply_loc([(p, peer, None) for p in gone], now))
+                changes.extend(self._sweep(nb, nb.adj_in, None, now))
         return changes
 
     def output(

@@ -29,6 +29,9 @@ class NeighborRib:
     export_policy: Policy | None = None
     next_hop_self: bool = False
     rr_client: bool = False
+    # Keep the Adj-RIB-In as received (pre-policy)? False: only the Loc-RIB's post-policy candidates
+    # (BIRD's `import table off`; see `AdjRibIn` and docs/configuration.md `import_table`).
+    import_table: bool = True
     peer: PeerInfo | None = None
     ctx: WireContext | None = None
     families: frozenset[Family] = frozenset()
