@@ -138,6 +138,23 @@ async def test_release_runs_in_slices_on_the_loop_and_stops_with_the_daemon() ->
     assert not k.releasing and len(fib.routes()) == RELEASE_SLICE
 
 
+async def test_the_release_gives_its_prefix_list_back_slice_by_slice() -> None:
+    """The release holds a reference per prefix still to write, not per prefix of the table: each slice
+    is cut off the end of its list (issue 6, session 5: the release runs on top of the complete RIB, so
+    what it holds is the daemon's peak), and the slices still go in the Loc-RIB's order."""
+    fib = MemoryFib()
+    k = KernelExporter(fib, parse_config(CFG))
+    loc, prefixes = loc_rib(2 * RELEASE_SLICE + 10)
+    k.hold()
+    k.release(loc)
+    assert len(k._release_prefixes) == RELEASE_SLICE + 10
+    assert set(fib.routes()) == set(prefixes[:RELEASE_SLICE])
+    await asyncio.sleep(0)
+    assert len(k._release_prefixes) == 10 and set(fib.routes()) == set(prefixes[: 2 * RELEASE_SLICE])
+    await wait_for(lambda: not k.releasing)
+    assert k._release_prefixes == [] and set(fib.routes()) == set(prefixes)
+
+
 async def test_the_hold_is_a_prometheus_gauge_until_the_release_has_written_everything() -> None:
     metrics = Metrics()
     k = KernelExporter(MemoryFib(), parse_config(CFG), metrics)

@@ -82,7 +82,8 @@ def test_partial_move_creates_a_new_group_and_keeps_the_old() -> None:
     plan = table.plan(wanted)
     assert len(plan.moves) == 3 and [w[2] for w in plan.group_writes] == [None]
     commit(table, wanted)
-    assert table.groups[old].routes == 7 and table.prefixes_in((old,)) == ps[3:]
+    # in no particular order: `route_gid` is split over several dicts (fib/route_map.py)
+    assert table.groups[old].routes == 7 and sorted(table.prefixes_in((old,))) == ps[3:]
 
 
 def test_rewritten_group_is_not_reused_for_its_old_members() -> None:

@@ -80,11 +80,12 @@ class KernelExporter:
         self.installed_count = 0
         self.frozen = False  # set while stopping: best-path changes no longer reach the kernel
         # the startup hold (`[kernel] update_delay`): changes are dropped, not kept, until `release`
-        # exports the Loc-RIB as it is then, one slice of `_release_prefixes` per loop turn
+        # exports the Loc-RIB as it is then, one slice of `_release_prefixes` per loop turn (the
+        # prefixes still to write, last first: each slice is cut off the end, so the list shrinks)
         self.held = False
         self._release_loc: LocRib | None = None
         self._release_prefixes: list[Prefix] = []
-        self._release_pos = 0
+        self._release_total = 0
         # nexthop -> neighbors whose paths resolved to it (a handful): `installed_per_neighbor` maps
         # the FIB's per-nexthop route counts to neighbors, with no per-prefix record here
         self._owners: dict[NextHop, set[str]] = {}
@@ -265,8 +266,12 @@ class KernelExporter:
             return
         self.held = False
         self._release_loc = loc
-        self._release_prefixes = list(loc.prefixes())  # one reference per prefix, for the release only
-        self._release_pos = 0
+        # One reference per prefix, for the release only (8 bytes each), in reverse: every slice is
+        # cut off the end, so the list gives its memory back as the FIB's own map grows (issue 6: the
+        # release runs on top of the complete RIB, and what it holds at once is the daemon's peak).
+        self._release_prefixes = list(loc.prefixes())
+        self._release_prefixes.reverse()
+        self._release_total = len(self._release_prefixes)
         self._release_step()
 
     @property
@@ -281,18 +286,22 @@ class KernelExporter:
             if self.frozen or not self._enabled:  # stopping, or a reload turned the kernel export off
                 self._release_loc, self._release_prefixes = None, []
                 return
-            prefixes, start = self._release_prefixes, self._release_pos
-            end = self._release_pos = min(start + RELEASE_SLICE, len(prefixes))
+            prefixes = self._release_prefixes
+            start = self._release_total - len(prefixes)
+            part = prefixes[-RELEASE_SLICE:]
+            del prefixes[-RELEASE_SLICE:]
+            part.reverse()  # the Loc-RIB's order within the slice, as the slices go
             pending, hops_for = self._pending, self.hops_for
             try:
-                for prefix in prefixes[start:end]:
+                for prefix in part:
                     paths = loc.multipath(prefix)
                     if paths and (hops := hops_for(best_change(prefix, paths[0], paths))):
                         pending[prefix.without_path_id() if prefix.path_id else prefix] = hops
             except Exception:  # a bug must not leave the release, and the stale-route removal, pending
-                log.exception("kernel release failed in prefixes %d-%d of %d", start, end, len(prefixes))
-                end = len(prefixes)
-            if end >= len(prefixes):
+                end, total = start + len(part), self._release_total
+                log.exception("kernel release failed in prefixes %d-%d of %d", start, end, total)
+                prefixes.clear()
+            if not prefixes:
                 self._release_loc, self._release_prefixes = None, []
             self._pending_since = self._pending_since or time.perf_counter()
             self.flush_pending()

@@ -14,7 +14,8 @@ Memory (issue 6): the only per-route state is one `route_gid` entry (the prefix 
 the group id object is shared by the group's routes). A group counts its routes instead of holding
 a set of them (a second hash table as large as `route_gid`: ~30-60 bytes per route); the rare
 operations that need a group's routes (a group deleted while routes use it, a failed group write)
-walk `route_gid` once.
+walk `route_gid` once. `route_gid` is a `RouteMap` (split over fixed dicts, so growing it never copies
+the whole table at once: see `route_map`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from pybgp.fib.model import NextHop
+from pybgp.fib.route_map import SHARDS, RouteMap
 from pybgp.wire.nlri import Prefix
 
 Hops = tuple[NextHop, ...]
@@ -55,7 +57,7 @@ class GroupTable:
         self.nh_groups: dict[NextHop, set[int]] = {}
         self.groups: dict[int, Group] = {}
         self.index: dict[Hops, int] = {}
-        self.route_gid: dict[Prefix, int] = {}
+        self.route_gid = RouteMap()
         self._taken: set[int] = set(taken)
         self._next_id = first_id
 
@@ -87,7 +89,7 @@ class GroupTable:
         if not any(gid in self.groups and self.groups[gid].routes for gid in gids):
             return []
         wanted = set(gids)
-        return [prefix for prefix, gid in self.route_gid.items() if gid in wanted]
+        return [prefix for prefix, gid in self.route_gid.pairs() if gid in wanted]
 
     # -- route batches --------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class GroupTable:
         same: dict[tuple[int, int], bool] = {}  # (gid, id(canonical tuple)) -> group has exactly it
         by_source: dict[tuple[int, int], int] = {}  # (gid now, id(canonical tuple)) -> routes moving
         route_gid, groups = self.route_gid, self.groups
+        shards = route_gid.shards  # `route_gid.get(prefix)` without a method call per route
         # Consecutive routes mostly share their tuple and their current group (a feed's batch: one
         # ToR's new prefixes, then the other ToR's moving from one group to the same pair), so the
         # lookups above are done again only when the tuple or the group differs from the route before.
@@ -123,7 +126,7 @@ class GroupTable:
                 kid = id(known)
                 routes = pending.setdefault(kid, [])
                 last_hops, last_gid = hops, None
-            gid = route_gid.get(prefix)
+            gid = shards[hash(prefix) % SHARDS].get(prefix)
             if gid is not None and gid in groups:
                 if gid != last_gid:
                     key = (gid, kid)
@@ -208,23 +211,24 @@ class GroupTable:
     def commit_moves(self, moves: list[tuple[Prefix, int]]) -> list[int | None]:
         """`commit_move` for a batch (one tight loop: the writer thread's caller commits a whole table
         this way before the kernel confirms); returns each route's group before, None when it had none."""
-        route_gid, groups = self.route_gid, self.groups
+        shards, groups = self.route_gid.shards, self.groups
         olds: list[int | None] = []
         append = olds.append
         for prefix, gid in moves:
             group = groups[gid]
-            old = route_gid.get(prefix)
+            shard = shards[hash(prefix) % SHARDS]
+            old = shard.get(prefix)
             append(old)
             if old == gid:
                 continue
             if old is not None and old in groups:
                 groups[old].routes -= 1
-            route_gid[prefix] = group.gid  # the group's own int object: no int per route
+            shard[prefix] = group.gid  # the group's own int object: no int per route
             group.routes += 1
         return olds
 
     def forget_route(self, prefix: Prefix) -> None:
-        gid = self.route_gid.pop(prefix, None)
+        gid = self.route_gid.pop_gid(prefix)
         if gid is not None and gid in self.groups:
             self.groups[gid].routes -= 1
 
@@ -261,8 +265,9 @@ class GroupTable:
         One walk over the routes for all of them, and none when no route used them.
         """
         routes = self.prefixes_in(gids)
+        shards = self.route_gid.shards  # a million routes when a group of a whole table goes
         for prefix in routes:
-            del self.route_gid[prefix]
+            del shards[hash(prefix) % SHARDS][prefix]
         for gid in gids:
             self._drop_group(gid)
         return routes
