@@ -57,3 +57,18 @@ def pybgpd_neighbors(*, b1_extra: str = "", b2_extra: str = "") -> str:
             ("b1", "10.0.1.2", "eth0", b1_extra), ("b2", "10.0.2.2", "eth1", b2_extra)
         )
     )
+
+
+def pybgpd_head(sock: object) -> str:
+    """pybgpd's `[global]`, `[control]` (socket `sock`) and JSON `[logging]` tables of these tests."""
+    return f"""
+[global]
+asn = 64600
+router_id = "10.0.1.1"
+
+[control]
+socket = "{sock}"
+
+[logging]
+format = "json"
+"""

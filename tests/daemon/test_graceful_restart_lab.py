@@ -17,7 +17,7 @@ from pybgp.testing.drivers import wait_until
 from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab
 
-from .bird_pair import pybgpd_neighbors, rr_client_conf, two_tors
+from .bird_pair import pybgpd_head, pybgpd_neighbors, rr_client_conf, two_tors
 
 pytestmark = pytest.mark.lab
 
@@ -25,17 +25,7 @@ GR = "  graceful restart on;\n"
 
 
 def pybgpd_conf(sock: str) -> str:
-    return f"""
-[global]
-asn = 64600
-router_id = "10.0.1.1"
-
-[control]
-socket = "{sock}"
-
-[logging]
-format = "json"
-{pybgpd_neighbors()}"""
+    return pybgpd_head(sock) + pybgpd_neighbors()
 
 
 def routes(d: PybgpdDriver) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,7 @@ from pybgp.testing.drivers.pybgpd import PybgpdDriver
 from pybgp.testing.lab import Lab, Node
 from pybgp.testing.monitor import RouteMonitor
 
-from .bird_pair import pybgpd_neighbors, rr_client_conf, two_tors
+from .bird_pair import pybgpd_head, pybgpd_neighbors, rr_client_conf, two_tors
 
 pytestmark = pytest.mark.lab
 
@@ -42,19 +42,9 @@ def pybgpd_conf(sock: Path, *, b1_policy: str = "", b2_hold: int = 240, extra: s
     imp = f'import = "{b1_policy}"\n' if b1_policy else ""
     imp += "import_table = true\n" if b1_table else ""
     neighbors = pybgpd_neighbors(b1_extra=imp, b2_extra=f"hold_time = {b2_hold}\n")
-    return f"""
-[global]
-asn = 64600
-router_id = "10.0.1.1"
-
-[control]
-socket = "{sock}"
-
+    return pybgpd_head(sock) + f"""
 [metrics]
 address = "127.0.0.1:9179"
-
-[logging]
-format = "json"
 
 [origination]
 static = ["10.99.0.0/24"]

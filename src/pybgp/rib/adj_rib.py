@@ -106,6 +106,20 @@ class AdjRibIn:
         else:
             self.pre[prefix] = received
 
+    def store_run(self, keys: list[Prefix], received: Path, rejected: bool) -> None:
+        """`store` (and `reject` when the import policy `rejected` it) of one received path for every
+        prefix of a run, keyed by the Loc-RIB's key objects: the receive loops' bulk form."""
+        if self.stale:
+            self.stale.difference_update(keys)
+        if self.rejected:
+            self.rejected.difference_update(keys)
+        if len(keys) == 1:  # one prefix per UPDATE (feed (c)): no temporary dict
+            self.pre[keys[0]] = received
+        else:
+            self.pre.update(dict.fromkeys(keys, received))
+        if rejected:
+            self.rejected.update(keys)
+
     def mark_stale(self, families: set[Family] | None = None) -> list[Prefix]:
         """Record the prefixes of `families` (all when None) as stale and return them; the routes
         stay usable for forwarding meanwhile (RFC 4724 4.2)."""

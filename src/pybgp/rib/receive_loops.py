@@ -43,15 +43,8 @@ class ReceiveLoops:
                 changes.append(change)
         else:
             key = loc.update_one(prefix, peer, accepted, changes)
-        if not adj.table:
-            return
-        if adj.stale:
-            adj.stale.discard(key)
-        if adj.rejected:
-            adj.rejected.discard(key)
-        adj.pre[key] = received
-        if accepted is None:
-            adj.rejected.add(key)
+        if adj.table:
+            adj.store_run([key], received, accepted is None)
 
     def _receive_runs(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
                       runs: Sequence[Run], changes: list[BestChange]) -> None:
@@ -72,18 +65,8 @@ class ReceiveLoops:
                         changes.append(change)
             else:
                 keys = self.loc.update_many(prefixes, peer, accepted, changes)
-            if not adj.table:
-                continue
-            if adj.stale:
-                adj.stale.difference_update(keys)
-            if adj.rejected:
-                adj.rejected.difference_update(keys)
-            if len(keys) == 1:  # one prefix per UPDATE (feed (c)): no temporary dict
-                adj.pre[keys[0]] = received
-            else:
-                adj.pre.update(dict.fromkeys(keys, received))
-            if accepted is None:
-                adj.rejected.update(keys)
+            if adj.table:
+                adj.store_run(keys, received, accepted is None)
 
     def _receive_each(self, adj: AdjRibIn, peer: PeerInfo, policy: Policy, attrs: PathAttributes,
                       runs: Sequence[Run], changes: list[BestChange]) -> None:
