@@ -143,11 +143,8 @@ async def _routes(d: Daemon, args: dict[str, Any]) -> Any:
 
 
 async def _rib_in(d: Daemon, args: dict[str, Any]) -> Any:
-    name = find_neighbor(d, args.get("name"))
-    if not d.speaker.rib.neighbors[name].import_table:
-        raise CommandError(f"neighbor {name} keeps no Adj-RIB-In (import_table = false, the default): "
-                           "set import_table = true on it to keep one, or see `show routes --all`")
-    return rib_rows(d.speaker.rib_in(name))
+    # The neighbor's paths after import policy, read from the Loc-RIB: no import table needed.
+    return rib_rows(d.speaker.rib_in(find_neighbor(d, args.get("name"))))
 
 
 async def _rib_out(d: Daemon, args: dict[str, Any]) -> Any:
