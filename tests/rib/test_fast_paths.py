@@ -283,6 +283,12 @@ def test_policy_context_is_the_dataclass() -> None:
         fast.export = False  # type: ignore[misc]
 
 
+def _same_candidates(fast: tuple[Path, ...], slow: tuple[Path, ...]) -> bool:
+    """The same objects, but for twins (`LocRib._twin`), which each Loc-RIB makes itself: equal ones."""
+    return len(fast) == len(slow) and all(
+        f is s or (f == s and bool(f.next_hops)) for f, s in zip(fast, slow, strict=True))
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(PAIR_PEERS), attrs_st, st.lists(st.integers(0, 3), max_size=5)),
                 max_size=8), st.sampled_from([1, 2, 16]))
@@ -300,7 +306,7 @@ def test_update_many_is_update_per_prefix(steps: list[tuple[PeerInfo, PathAttrib
         assert fast_changes == slow_changes
         assert keys == run and all(k is fast.key(k) for k in keys)
     for prefix in prefixes:
-        assert [id(p) for p in fast.candidates(prefix)] == [id(p) for p in slow.candidates(prefix)]
+        assert _same_candidates(fast.candidates(prefix), slow.candidates(prefix))
         assert fast.multipath(prefix) == slow.multipath(prefix)
 
 
@@ -321,7 +327,7 @@ def test_update_one_is_update(steps: list[tuple[PeerInfo, PathAttributes, int]],
         assert fast_changes == ([change] if change is not None else [])
         assert key == prefixes[pick] and key is fast.key(key)
     for prefix in prefixes:
-        assert [id(p) for p in fast.candidates(prefix)] == [id(p) for p in slow.candidates(prefix)]
+        assert _same_candidates(fast.candidates(prefix), slow.candidates(prefix))
         assert fast.multipath(prefix) == slow.multipath(prefix)
 
 

@@ -6,7 +6,7 @@ import ipaddress
 
 from pybgp.rib.adj_rib import AdjRibIn, export_path, loop_reason
 from pybgp.rib.loc_rib import LocRib
-from pybgp.rib.route import Path, PeerInfo, Source
+from pybgp.rib.route import Path, PeerInfo, Source, same_path
 from pybgp.wire.attributes import AsPathSegment, PathAttributes
 from pybgp.wire.constants import AsPathSegmentType, Origin
 from pybgp.wire.nlri import Prefix
@@ -35,8 +35,14 @@ def test_loc_rib_changes_and_multipath() -> None:
     ch = rib.update(P, TOR1, a)
     assert ch is not None and ch.best is a and ch.multipath == (a,)
     ch = rib.update(P, TOR2, b)
-    assert ch is not None and ch.multipath == (a, b)
-    assert rib.update(P, TOR2, b) is None  # same objects: no change
+    # b's set is a's but for NEXT_HOP: b is stored as a twin holding a's set and its own next hop
+    assert ch is not None and ch.multipath[0] is a and same_path(ch.multipath[1], b)
+    twin = ch.multipath[1]
+    assert twin.attributes is a.attributes and twin.next_hops == (TOR2.address,)
+    assert twin.next_hop == b.next_hop
+    assert rib.candidates(P) == (a, twin)
+    assert rib.update(P, TOR2, b) is None  # the route the twin stands for: no change
+    assert rib.candidates(P)[1] is twin
     better = mk(TOR2, lp=200)
     ch = rib.update(P, TOR2, better)
     assert ch is not None and ch.best is better and ch.multipath == (better,)
@@ -46,6 +52,31 @@ def test_loc_rib_changes_and_multipath() -> None:
     assert rib.update(P, TOR2, None) is None
     ch = rib.update(P, TOR1, None)
     assert ch is not None and ch.best is None and P not in rib
+
+
+def test_twin_only_for_the_same_set_but_next_hop() -> None:
+    """A second origin's path borrows the first's set only when every attribute but NEXT_HOP is equal,
+    and only for an IPv4 NEXT_HOP of its own (not one in `next_hops`, like MP_REACH's)."""
+    rib = LocRib()
+    a = mk(TOR1)
+    rib.update(P, TOR1, a)
+    for other in (mk(TOR2, lp=90), mk(TOR2, med=5), mk(TOR2, asns=(64598,)),
+                  Path(attributes=a.attributes, peer=TOR2, next_hops=(IP("10.69.0.129"),))):
+        fresh = LocRib()
+        fresh.update(P, TOR1, a)
+        fresh.update(P, TOR2, other)
+        assert other in fresh.candidates(P) and any(c is other for c in fresh.candidates(P))
+    # the same set object from both (no NEXT_HOP difference): nothing to borrow either
+    same = Path(attributes=a.attributes, peer=TOR2)
+    rib.update(P, TOR2, same)
+    assert any(c is same for c in rib.candidates(P))
+    # a twin keeps its staleness and path id, and the decision sees the same attributes
+    stale = Path(attributes=mk(TOR2).attributes, peer=TOR2, stale=True)
+    rib.update(P, TOR2, stale)  # replacing tor2's own path (the general case) twins as well
+    twin = rib.path_of(P, "tor2")
+    assert twin is not None and twin.stale and twin.attributes is a.attributes
+    assert twin.next_hop == TOR2.address
+    assert rib.multipath(P) == (a, twin)
 
 
 def test_remove_peer_is_one_batch() -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pybgp.rib.decision import select
 from pybgp.rib.manager import Rib
 from pybgp.rib.policy import Policy
-from pybgp.rib.route import BestChange, PeerInfo
+from pybgp.rib.route import BestChange, PeerInfo, same_path
 from pybgp.wire.attributes import AsPathSegment, PathAttributes
 from pybgp.wire.constants import AsPathSegmentType, Origin
 from pybgp.wire.context import WireContext
@@ -93,8 +93,11 @@ def test_loc_rib_matches_fresh_decision(ops: list[tuple[object, ...]]) -> None:
             candidates.append(local)
         expected = select(candidates)
         got = rib.loc.multipath(prefix)
-        assert {id(p) for p in got} == {id(p) for p in expected.multipath}
-        assert (got[0] if got else None) is expected.best
+        # The Loc-RIB may hold a twin of a received path (`LocRib._twin`): the same path, not the object.
+        assert len(got) == len(expected.multipath)
+        assert all(any(same_path(g, e) for e in expected.multipath) for g in got)
+        best = expected.best
+        assert (got[0] if got else None) is best or (best is not None and same_path(got[0], best))
         assert replay.get(prefix, ()) == tuple(id(p) for p in got)
 
 

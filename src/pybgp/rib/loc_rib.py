@@ -9,6 +9,9 @@ Never does: policy, loop checks, I/O, or clocks; it trusts the paths it is given
 Memory: per prefix one dict entry and one tuple, `(key, *candidates)`. The key rides in the tuple so
 `key(prefix)` hands every Adj-RIB-In the one `Prefix` object the Loc-RIB holds: both ToRs send
 each prefix, and a second copy of the key (a 108-byte tuple and int) would be ~50 bytes per path.
+The second origin's path of a prefix (the other ToR's) holds the first one's attribute set when the
+two differ only in NEXT_HOP, its own next hop in `next_hops` (`_twin`): the two ToRs' copies of a route
+keep one set between them, which halves the sets of a feed with a set per prefix (feed (c)).
 There is no per-origin index: the Adj-RIB-In knows which prefixes an origin holds, and for a
 neighbor that keeps none (`import_table = false`) `prefixes_of` / `paths_of` walk the table (1M
 prefixes: see docs/performance.md, session 5), while `count` / `stale_count` keep the per-origin
@@ -22,7 +25,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Selection, rank_pair, select
-from pybgp.rib.route import BestChange, Path, PeerInfo, best_change
+from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, next_hop_twins, same_path, twin_path
+from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.nlri import Prefix
 
 Entry = tuple[Any, ...]
@@ -60,6 +64,10 @@ class LocRib:
         # attribute set and origin), so a feed asks the same question for prefix after prefix.
         self._last_pair: tuple[Path, Path, DecisionOptions,
                                tuple[tuple[Path, Path], int] | None] | None = None
+        # The last `_twin` answer (the held set, the arriving path, what was stored), for the same
+        # reason; and one shared `(next_hop,)` tuple per address for the twins' `next_hops`.
+        self._last_twin: tuple[PathAttributes, Path, Path] | None = None
+        self._hop_tuples: dict[IPAddress, tuple[IPAddress]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -215,6 +223,7 @@ class LocRib:
                 return best_change(key, path, (path,))
             if path is None:
                 return None
+            path = self._twin(only, path)
             self._count(name, None, path)
             return self._reselect(key, (only, path), (only,))
         paths = _candidates(entry)
@@ -226,7 +235,12 @@ class LocRib:
             if old is None:
                 return None
             candidates = others
+        elif (old is not None and old.next_hops and old.attributes is not path.attributes
+              and same_path(old, path)):
+            return None  # `path` is what the stored twin (`_twin`) stands for: nothing changed
         else:
+            if len(others) == 1:  # the other ToR's path beside it: see `_twin`
+                path = self._twin(others[0], path)
             candidates = (*others, path)
         self._count(name, old, path)
         return self._reselect(key, candidates, old_selected)
@@ -307,6 +321,7 @@ class LocRib:
         """`update_many`'s and `update_one`'s answer when `path`, from a second origin (the other
         ToR), joins the one path `only` of prefix `key`: consecutive prefixes ask the same question of
         `_rank_pair`, whose answer also gives the multipath tuple every prefix of the run shares."""
+        path = self._twin(only, path)
         self._count(path.peer.name, None, path)
         pair = self._rank_pair(only, path)
         if pair is None:
@@ -317,6 +332,32 @@ class LocRib:
             return best_change(key, ordered[0], ordered)
         self._partial[key] = count  # one selected: recorded as partial; a change only if the new path won
         return None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+
+    def _twin(self, only: Path, path: Path) -> Path:
+        """`path` as stored beside `only`, another origin's path for the same prefix: when the two
+        sets are next-hop twins (`route.next_hop_twins`: the other ToR's copy of the route), `path`
+        holds `only`'s set and its own IPv4 NEXT_HOP in `next_hops` (`route.twin_path`), so its own
+        set (with its received bytes and intern entry, ~430 bytes) is not kept: with unique sets per
+        prefix (feed (c)) that is half the sets. Same route, same decision (every attribute it reads
+        is equal), same next hop (`Path.next_hop`). Else `path` itself."""
+        held = only.attributes
+        attrs = path.attributes
+        if attrs is held or path.next_hops or attrs.next_hop is None:
+            return path
+        last = self._last_twin
+        if last is not None and last[0] is held and last[1] is path:
+            return last[2]  # the next prefix of the same run: the same answer
+        twin = path
+        if next_hop_twins(held, attrs):
+            hop = attrs.next_hop
+            hops = self._hop_tuples.get(hop)
+            if hops is None:
+                if len(self._hop_tuples) >= 1024:  # a handful of ToRs in practice: bounded anyway
+                    self._hop_tuples.clear()
+                hops = self._hop_tuples[hop] = (hop,)
+            twin = twin_path(path, held, hops)
+        self._last_twin = (held, path, twin)
+        return twin
 
     def _rank_pair(self, a: Path, b: Path) -> tuple[tuple[Path, Path], int] | None:
         last = self._last_pair

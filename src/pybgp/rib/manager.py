@@ -26,7 +26,7 @@ from pybgp.rib.neighbor import NeighborRib as NeighborRib
 from pybgp.rib.policy import Policy, PolicyContext, default_policy
 from pybgp.rib.receive_loops import ReceiveLoops
 from pybgp.rib.receive_loops import Run as Run  # its old home
-from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source
+from pybgp.rib.route import AttributeInterner, BestChange, Path, PeerInfo, Source, same_route
 from pybgp.rib.update_builder import DEFAULT_BATCH_DELAY, UpdateBuilder
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.constants import Afi, Safi
@@ -466,8 +466,7 @@ class Rib(ReceiveLoops):
             current = self.loc.path_of(prefix.without_path_id(), name, prefix.path_id)
             if accepted is None and current is None:
                 continue
-            if (accepted is not None and current is not None and accepted.attributes is current.attributes
-                    and accepted.next_hops == current.next_hops):
+            if accepted is not None and current is not None and same_route(accepted, current):
                 continue
             work.append((prefix, adj.peer, accepted))
         return self._apply_loc(work, now)
