@@ -68,6 +68,7 @@ class LocRib:
         # reason; and one shared `(next_hop,)` tuple per address for the twins' `next_hops`.
         self._last_twin: tuple[PathAttributes, Path, Path] | None = None
         self._hop_tuples: dict[IPAddress, tuple[IPAddress]] = {}
+        self._last_hops: tuple[IPAddress] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -350,11 +351,14 @@ class LocRib:
         twin = path
         if next_hop_twins(held, attrs):
             hop = attrs.next_hop
-            hops = self._hop_tuples.get(hop)
-            if hops is None:
-                if len(self._hop_tuples) >= 1024:  # a handful of ToRs in practice: bounded anyway
-                    self._hop_tuples.clear()
-                hops = self._hop_tuples[hop] = (hop,)
+            hops = self._last_hops
+            if hops is None or hops[0] is not hop:  # an address hashes in Python: looked up on change
+                hops = self._hop_tuples.get(hop)
+                if hops is None:
+                    if len(self._hop_tuples) >= 1024:  # a handful of ToRs in practice: bounded anyway
+                        self._hop_tuples.clear()
+                    hops = self._hop_tuples[hop] = (hop,)
+                self._last_hops = hops
             twin = twin_path(path, held, hops)
         self._last_twin = (held, path, twin)
         return twin
