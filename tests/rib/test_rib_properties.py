@@ -27,11 +27,13 @@ PEERS = {
     for i in range(3)
 }
 attrs_st = st.builds(
-    lambda lp, asns, med, origin: PathAttributes(
-        origin=origin, local_pref=lp, med=med, next_hop=IP("10.255.1.1"),
+    lambda lp, asns, med, origin, nh: PathAttributes(
+        origin=origin, local_pref=lp, med=med, next_hop=nh,
         as_path=(AsPathSegment(AsPathSegmentType.AS_SEQUENCE, tuple(asns)),) if asns else ()),
     st.sampled_from([None, 100, 200]), st.lists(st.sampled_from([65001, 65002, 65003]), max_size=3),
-    st.sampled_from([None, 0, 10]), st.sampled_from(list(Origin)))
+    st.sampled_from([None, 0, 10]), st.sampled_from(list(Origin)),
+    # two next hops: sets equal but for NEXT_HOP (the two ToRs' copies) become twins (`LocRib._twin`)
+    st.sampled_from([IP("10.255.1.1"), IP("10.255.1.2")]))
 names_st = st.sampled_from(sorted(PEERS))
 prefixes_st = st.sets(st.sampled_from(PREFIXES), min_size=1)
 op_st = st.one_of(
