@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Selection, rank_pair, select
-from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, next_hop_twins, same_path, twin_path
+from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, next_hop_twins, twin_path
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.nlri import Prefix
 
@@ -236,9 +236,6 @@ class LocRib:
             if old is None:
                 return None
             candidates = others
-        elif (old is not None and old.next_hops and old.attributes is not path.attributes
-              and same_path(old, path)):
-            return None  # `path` is what the stored twin (`_twin`) stands for: nothing changed
         else:
             if len(others) == 1:  # the other ToR's path beside it: see `_twin`
                 path = self._twin(others[0], path)
