@@ -5,9 +5,9 @@ decision process and policies read: addresses, ASNs, router ID, iBGP/eBGP, the l
 `Path` (one candidate route: interned attributes + its origin) with its cheap constructor
 `make_path`, `BestChange` (what the kernel layer and the library's users receive) with its cheap
 constructor `best_change`, `next_hop_twins` / `twin_path` (one set for both ToRs' copies of a
-route, the next hops apart), `AttributeInterner` (one
-shared `PathAttributes` per distinct set, also for sets that policies rewrote), and
-`rewrite_attributes` (the copy-with-changes those rewrites use).
+route, the next hops apart) and `same_route` / `same_path` (comparing paths a twin may stand in
+for), `AttributeInterner` (one shared `PathAttributes` per distinct set, also for sets that
+policies rewrote), and `rewrite_attributes` (the copy-with-changes those rewrites use).
 Never does: selection (that is `decision.py`), policy, or any I/O.
 
 Memory: a full table holds a million paths, so a `Path` is a slotted object of four references. The
@@ -183,7 +183,6 @@ def twin_path(path: Path, attributes: PathAttributes, next_hops: tuple[IPAddress
     return make_path(attributes, path.peer, next_hops, path.stale, path.path_id)
 
 
-
 def same_route(a: Path, b: Path) -> bool:
     """Whether `a` and `b` say the same thing (attributes and next hops), a twin's borrowed set
     (`twin_path`) counting as equal to the set it stands in for."""
@@ -202,6 +201,7 @@ def same_path(a: Path, b: Path) -> bool:
 
 def _hops_of(path: Path) -> tuple[IPAddress | None, ...]:
     return path.next_hops or (path.attributes.next_hop,)
+
 
 @dataclass(slots=True)
 class AttributeInterner:
