@@ -455,6 +455,52 @@ async def test_strict_bfd_holds_the_session_until_bfd_is_up(tmp_path: Path) -> N
         await peer.stop()
 
 
+async def test_bfd_up_keeps_connecting_while_the_peer_turns_us_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """BIRD on the ToR turns connections away for its error wait after the BFD Down both ends saw; a
+    link back within that wait gets our first connect refused. The daemon connects again every
+    QUICK_RETRY seconds instead of sitting out ConnectRetry (30 s here), stops when BFD goes Down, and
+    is Established soon after the peer listens."""
+    probe = socket.socket()
+    probe.bind((PEER_IP, 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nobody listens there yet: every connect is refused
+    conf = tmp_path / "r.toml"
+    config = daemon_config(port, tmp_path / "r.sock")
+    conf.write_text(config.replace("connect_retry_time = 1", "connect_retry_time = 30"))
+    bfd = FakeBfd()
+    daemon = Daemon(load_config(conf), config_path=str(conf), kernel=False, fib=MemoryFib(), bfd_service=bfd)
+
+    def again() -> int:
+        return sum("connecting again" in r.getMessage() for r in caplog.records)
+
+    caplog.set_level(logging.INFO, logger="pybgp.daemon")
+    await daemon.start()
+    peer = Speaker(local_as=64600, router_id="10.0.0.2", listen_addresses=(PEER_IP,), listen_port=port)
+    try:
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ACTIVE)  # refused, waiting
+        bfd.fire(State.DOWN, State.UP)  # the path is back, but the peer does not listen yet
+        await asyncio.sleep(0.9)
+        assert again() >= 2  # refused again and again, not left to ConnectRetry
+        bfd.fire(State.UP, State.DOWN)  # the path is gone again: the quick connects stop
+        await asyncio.sleep(0.3)
+        stopped = again()
+        await asyncio.sleep(0.8)
+        assert again() == stopped
+        await peer.start()
+        peer.add_neighbor(PeerSettings(
+            local_as=64600, remote_as=64600, router_id=ipaddress.IPv4Address("10.0.0.2"),
+            remote_address=ipaddress.ip_address(DAEMON_IP), name="pybgpd", passive=True,
+            local_address=ipaddress.ip_address(PEER_IP),
+        ))
+        bfd.fire(State.DOWN, State.UP)
+        await wait_for(lambda: daemon.speaker.peer("tor1").state is BgpState.ESTABLISHED, 1.5)
+    finally:
+        await daemon.stop()
+        await peer.stop()
+
+
 async def test_bfd_up_connects_at_once_a_session_waiting_out_connect_retry(tmp_path: Path) -> None:
     """A server started before its ToR accepts: the first connect is refused and ConnectRetry (30 s
     here) would hold the next one back; BFD Up proves the path, so the daemon connects at once."""

@@ -29,12 +29,12 @@ from pybgp.daemon.kernel import KernelExporter
 from pybgp.daemon.logsetup import event, setup_logging
 from pybgp.daemon.metrics import Metrics
 from pybgp.daemon.origination import Origination
+from pybgp.daemon.reconnect import Reconnector
 from pybgp.daemon.schema import DaemonConfig, DynamicNeighborConfig, IPAddress, NeighborConfig
 from pybgp.daemon.translate import compile_policy, peer_settings, resolve_neighbors
 from pybgp.daemon.update_delay import KernelHold
 from pybgp.fib.memory import MemoryFib
 from pybgp.fib.model import FibPort
-from pybgp.fsm.states import State as BgpState
 from pybgp.rib.decision import DecisionOptions
 from pybgp.rib.route import BestChange, PeerInfo, Source, best_change
 from pybgp.wire.context import Family
@@ -100,6 +100,7 @@ class Daemon:
         self.bfd = BfdGlue(
             self._bfd_down, self._bfd_up, self.metrics, service=bfd_service, local_address=self._local_address
         )
+        self.reconnector = Reconnector(self.speaker, self._spawn, lambda: self.stopping)
         self.origination = Origination(cfg.origination, self._announce, self._withdraw, self._resync_soon)
         self.control = ControlServer(cfg.control.socket, self.handle_command, cfg.control.mode)
         self._connected: dict[str, set[ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = {}
@@ -405,27 +406,12 @@ class Daemon:
             self._reconnect_now(name)
 
     def _reconnect_now(self, name: str) -> None:
-        """The path is back (BFD Up, carrier up): connect now instead of finishing the error back-off, waiting
-        for SYN retransmissions lost while the link was dead, or waiting out ConnectRetry after a refused
-        connect (a server started before its ToR accepts: BFD Up says it does now)."""
-        try:
-            peer = self.speaker.peer(name)
-        except KeyError:
-            return
-        if name not in self._failed and peer.state is not BgpState.ACTIVE:
-            return  # a connect in flight, or a session coming up, is left alone
-        view = next((v for v in self.speaker.neighbors() if v.name == name), None)
-        if (view is None or not view.enabled or peer.settings.passive or self.stopping
-                or peer.state not in (BgpState.IDLE, BgpState.CONNECT, BgpState.ACTIVE)):
-            return
-
-        async def restart() -> None:
-            await peer.stop()  # not connected: nothing is sent
-            if not self.stopping and any(v.name == name and v.enabled for v in self.speaker.neighbors()):
-                peer.start()
-                event(log, "reconnect", f"{name}: path is back, connecting now", neighbor=name)
-
-        self._spawn(restart())
+        """The path is back (BFD Up, carrier up): connect now, and again while the peer is not ready
+        (`daemon/reconnect.py`); the quick connects stop if the neighbor's BFD goes Down again."""
+        n = self.cfg.neighbor(name)
+        with_bfd = n is not None and n.bfd.enabled
+        self.reconnector.path_back(name, name in self._failed,
+                                   lambda: not with_bfd or self.bfd.is_up(name))
 
     def _neighbor_failed(self, name: str, reason: str) -> None:
         try:
