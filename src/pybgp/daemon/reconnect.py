@@ -10,7 +10,7 @@ the FSM other than through `Peer.stop` / `Peer.start`.
 Why the quick retries: after a silent cut both ends' BFD go Down together, and BIRD on the ToR then
 turns connections away for its `error wait time` (the lab's 1 s, doubled after repeated errors). When
 the link comes back within that wait, our first connect is reset and the session would sit out
-ConnectRetry (seconds) before the next one: the demo's ECMP came back 1.7-2.8 s after a restore. BFD
+ConnectRetry (seconds) before the next one: the demo's ECMP came back up to 2.95 s after a restore. BFD
 Up has proved the path, so a few cheap connects a second are worth it for a few seconds; beyond that
 (BIRD's default error wait is 60 s) the ordinary retry timer takes over.
 """
@@ -66,9 +66,10 @@ class Reconnector:
             return
         if not failed and peer.state is not BgpState.ACTIVE:
             return  # a connect in flight, or a session coming up, is left alone
-        if (name in self._running or not self._may_connect(name) or peer.settings.passive
-                or peer.state not in _WAITING):
-            return  # (a reconnect under way already does what this one would)
+        if name in self._running:
+            return  # a reconnect under way already does what this one would
+        if not self._may_connect(name) or peer.settings.passive or peer.state not in _WAITING:
+            return
 
         async def reconnect() -> None:
             try:
