@@ -6,7 +6,7 @@ import ipaddress
 
 from pybgp.rib.adj_rib import AdjRibIn, export_path, loop_reason
 from pybgp.rib.loc_rib import LocRib
-from pybgp.rib.route import Path, PeerInfo, Source, same_path
+from pybgp.rib.route import Path, PeerInfo, Source, same_path, same_route
 from pybgp.wire.attributes import AsPathSegment, PathAttributes
 from pybgp.wire.constants import AsPathSegmentType, Origin
 from pybgp.wire.nlri import Prefix
@@ -77,6 +77,16 @@ def test_twin_only_for_the_same_set_but_next_hop() -> None:
     assert twin is not None and twin.stale and twin.attributes is a.attributes
     assert twin.next_hop == TOR2.address
     assert rib.multipath(P) == (a, twin)
+
+
+def test_same_route_reads_next_hops_as_paths_do() -> None:
+    """`same_route` compares the next hop a path is read with: the set's NEXT_HOP given again in
+    `next_hops` is the same route; a twin stands for its path; another next hop is not the same."""
+    a, b = mk(TOR1), mk(TOR2)
+    assert same_route(a, Path(attributes=a.attributes, peer=TOR2, next_hops=(TOR1.address,)))
+    assert same_route(Path(attributes=a.attributes, peer=TOR2, next_hops=(TOR2.address,)), b)
+    assert not same_route(a, b)
+    assert not same_route(a, Path(attributes=a.attributes, peer=TOR1, next_hops=(TOR2.address,)))
 
 
 def test_remove_peer_is_one_batch() -> None:

@@ -185,10 +185,10 @@ def twin_path(path: Path, attributes: PathAttributes, next_hops: tuple[IPAddress
 
 def same_route(a: Path, b: Path) -> bool:
     """Whether `a` and `b` say the same thing (attributes and next hops), a twin's borrowed set
-    (`twin_path`) counting as equal to the set it stands in for."""
-    if a.attributes is b.attributes:
-        return a.next_hops == b.next_hops
-    return _hops_of(a) == _hops_of(b) and next_hop_twins(a.attributes, b.attributes)
+    (`twin_path`) counting as equal to the set it stands in for. Next hops are compared as paths
+    read them (`next_hops`, else NEXT_HOP)."""
+    return _hops_of(a) == _hops_of(b) and (a.attributes is b.attributes
+                                           or next_hop_twins(a.attributes, b.attributes))
 
 
 def same_path(a: Path, b: Path) -> bool:
