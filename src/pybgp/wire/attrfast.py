@@ -11,7 +11,9 @@ mostly in AS_PATH, so the rest is read once per distinct form) and per MED templ
 MED's value cut out too: sets that differ only in AS_PATH and MED, one per prefix as a route
 reflector passes them on, are read once per distinct form as well). And `_sibling`: a list that is a
 live interned set's but for NEXT_HOP's value (the other ToR's copy of a set) takes that set's values
-instead of being read, sharing them (AS path, MED, ...) -- tried only while sets are kept alive.
+instead of being read, sharing them (AS path, MED, ...) -- tried only while sets are kept alive and
+the context's intern table is not paused (`intern.intern_set`: while it adds no sets, the other
+ToR's copy is not there to find, and every lookup would miss).
 
 Never does: decide an RFC 7606 outcome. Anything unusual (MP_REACH/MP_UNREACH, AS4_PATH and
 AS4_AGGREGATOR, an unknown or repeated code, Optional/Transitive bits in conflict, an iBGP-only
@@ -31,7 +33,7 @@ from pybgp.wire.constants import AttrFlag
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import MalformedAttribute
 from pybgp.wire.image import WireShape, shape_of
-from pybgp.wire.intern import TABLES
+from pybgp.wire.intern import PAUSED, TABLES
 
 __all__ = [
     "DEFAULT_SEMANTIC",
@@ -194,7 +196,7 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
     except IndexError:
         return None  # a header cut short: the general path names the fault
     index = 2 * ctx.as4 + ctx.ibgp
-    if _SIBLINGS[index] and len(TABLES[index]) >= SIBLING_MIN_LIVE:  # see `_sibling`
+    if _SIBLINGS[index] and not PAUSED[index] and len(TABLES[index]) >= SIBLING_MIN_LIVE:  # `_sibling`
         sibling = _sibling(buf, end, index, ctx)
         if sibling is not None:
             return sibling

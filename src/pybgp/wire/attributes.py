@@ -57,6 +57,7 @@ from pybgp.wire.errors import (
 )
 from pybgp.wire.image import RawAttribute as RawAttribute
 from pybgp.wire.image import WireImage as WireImage
+from pybgp.wire.intern import HITS as _HITS
 from pybgp.wire.intern import TABLES as _TABLES
 from pybgp.wire.intern import InternKey, clear_tables, intern_key, intern_set, seen_codes
 from pybgp.wire.mp import IPAddress as IPAddress
@@ -337,6 +338,7 @@ def _scan_and_decode(buf: bytes, ctx: WireContext) -> tuple[_CacheEntry, list[_S
     ref = _TABLES[index].get(key)
     attrs = ref() if ref is not None else None
     if ref is not None and attrs is not None:  # same bytes, same result
+        _HITS[index] += 1
         return (attrs, ref.fault, seen_codes(attrs)), mp_spans
     if len(layout) > len(mp_spans):  # some non-MP bytes (attributes or an overrunning tail)
         attrs, plain_fault, seen = _decode_plain(buf, spans, ctx)
@@ -365,6 +367,7 @@ def decode_path_attributes(
     interned = ref() if ref is not None else None
     mp_spans: Sequence[tuple[int, int, int, int]] = ()
     if ref is not None and interned is not None:  # seen before, still in use, held no MP attribute
+        _HITS[index] += 1  # the table pays (see `intern.intern_set`)
         wire = interned.wire  # seen_codes(interned), inline on the hot path (`wire[1]` is `wire.shape`)
         attrs, fault, seen = interned, ref.fault, 0 if wire is None else wire[1].seen
         if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:

@@ -10,6 +10,14 @@ Weak, because a table should hold a set for as long as someone (an Adj-RIB-In, a
 no longer: identical bytes still give the identical object while it is alive, which is all interning
 promises, and a dead set does not stay behind for the cyclic GC to walk on every full pass (that walk
 was ~40% of decoding a full table while the tables pinned every set, up to 131,072 per context).
+
+Paused while they do not pay (`intern_set`, `HITS`): a context whose last `HIT_WINDOW` new sets
+saw fewer than one hit per `MIN_HIT_RATIO` decodes stops adding sets for the next `PAUSE_FOR` new
+sets, then tries again. A feed of a unique set per prefix (issue 6, feed (c): a MED per prefix) never
+hits, and its entries only cost: a weak reference with a callback, a table slot and the set's bytes
+kept alive per prefix (~140 bytes), and 12% of the daemon's CPU to load it. Tables of shared sets
+(a full table's, a few hundred sets over a million prefixes) hit on most decodes and never pause.
+Lookups go on while paused: sets already in the table are still handed out.
 """
 
 from __future__ import annotations
@@ -24,7 +32,12 @@ if TYPE_CHECKING:
     from pybgp.wire.attributes import PathAttributes
 
 __all__ = [
+    "HITS",
+    "HIT_WINDOW",
     "INTERN_CACHE_SIZE",
+    "MIN_HIT_RATIO",
+    "PAUSED",
+    "PAUSE_FOR",
     "TABLES",
     "FaultyInternEntry",
     "InternEntry",
@@ -87,9 +100,33 @@ def _forgetter(table: dict[InternKey, InternEntry]) -> Callable[[weakref.ref[Pat
 
 _FORGET = tuple(_forgetter(table) for table in TABLES)
 
+HIT_WINDOW = 4096
+"""New sets per verdict on whether a context's table pays (see the module docstring)."""
+MIN_HIT_RATIO = 64
+"""A table pays while it gets at least one hit per this many new sets (1.6%)."""
+PAUSE_FOR = 65536
+"""New sets a context leaves out of its table after a window that did not pay."""
+
+HITS = [0, 0, 0, 0]
+"""Per context: table hits in the current window (the decoder counts them as it finds a live set)."""
+_NEW = [0, 0, 0, 0]
+"""Per context: new sets interned in the current window."""
+PAUSED = [0, 0, 0, 0]
+"""Per context: new sets still to leave out of the table."""
+
 
 def intern_set(index: int, key: InternKey, attrs: PathAttributes, fault: UpdateFault | None) -> None:
-    """Remember `attrs` (decoded from `key` with `fault`) in table `index` while it lives."""
+    """Remember `attrs` (decoded from `key` with `fault`) in table `index` while it lives, unless the
+    table is paused for not paying (module docstring): then `attrs` is only what the caller holds,
+    and a later decode of `key` builds an equal set (with the same fault: it is found again)."""
+    if PAUSED[index]:
+        PAUSED[index] -= 1
+        return
+    new = _NEW[index] = _NEW[index] + 1
+    if new >= HIT_WINDOW:
+        if HITS[index] * MIN_HIT_RATIO < new:
+            PAUSED[index] = PAUSE_FOR
+        _NEW[index] = HITS[index] = 0
     table = TABLES[index]
     if len(table) >= INTERN_CACHE_SIZE:
         # Start afresh rather than evict one by one: popping a dict's oldest entry repeatedly makes
@@ -112,6 +149,9 @@ def seen_codes(attrs: PathAttributes) -> int:
 
 
 def clear_tables() -> None:
-    """Forget every interned set (they stay valid; later decodes build new, equal objects)."""
+    """Forget every interned set (they stay valid; later decodes build new, equal objects) and every
+    verdict on whether a table pays."""
     for table in TABLES:
         table.clear()
+    for counts in (HITS, _NEW, PAUSED):
+        counts[:] = [0, 0, 0, 0]
