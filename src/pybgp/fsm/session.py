@@ -15,6 +15,7 @@ Never does: I/O, reading a clock, or randomness of its own (an injected `random.
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from pybgp.fsm.config import PeerSettings
 from pybgp.fsm.events import EventType
 from pybgp.fsm.negotiate import Negotiated, build_open, negotiate, open_asn, validate_open
 from pybgp.fsm.states import State
-from pybgp.fsm.timers import ErrorBackoff, Timers, jitter
+from pybgp.fsm.timers import KEEPALIVE_MIN_INTERVAL, QUIET_KEEPALIVE, ErrorBackoff, Timers, jitter
 from pybgp.fsm.transitions import DEFAULTS, TRANSITIONS, Conn, Fired, established_update
 from pybgp.wire.constants import (
     Afi,
@@ -117,6 +118,7 @@ class BgpSession:
         self._out: list[act.Action] = []
         self._retry_after: float | None = None
         self._received: dict[tuple[int, int], set[Prefix]] = {}
+        self._keepalive_sent = -math.inf  # when we last sent a KEEPALIVE (`_send_keepalive`)
 
     # ---- public surface -----------------------------------------------------------------------
 
@@ -310,8 +312,29 @@ class BgpSession:
             self._send(self._conn, RouteRefresh(afi=event.afi, safi=event.safi, subtype=event.subtype))
 
     def _restart_keepalive(self, now: float) -> None:
+        self._timers.quiet = None  # what we just sent reached the peer as well as a KEEPALIVE would
         if self.negotiated is not None and self.negotiated.keepalive_time > 0:
             self._timers.keepalive = now + jitter(self._rng, self.negotiated.keepalive_time)
+
+    def _send_keepalive(self, conn: Conn, now: float) -> None:
+        self._send(conn, Keepalive())
+        self._keepalive_sent = now
+
+    def _update_heard(self, now: float) -> None:
+        """An UPDATE in Established: restart the HoldTimer, and have the KeepaliveTimer expire
+        `QUIET_KEEPALIVE` after it if no other UPDATE follows (never sooner than
+        `KEEPALIVE_MIN_INTERVAL` after our last KEEPALIVE, nor later than it would anyway).
+
+        Why: BIRD 2.0 sometimes stops in the last few kB of a table it sends, its main loop asleep
+        until its 3 s poll timeout, while its socket is idle; any message from us wakes it (seen in
+        a third of the feed benchmark's (c) runs, benchmarks/feed_server.py, at 1.3-2.2 s each). So
+        a burst of UPDATEs that goes quiet gets one KEEPALIVE, at most one per second in all, which
+        RFC 4271 section 4.4 allows at any time (no KEEPALIVE at all with a zero hold time)."""
+        negotiated = self.negotiated
+        if negotiated is not None and negotiated.hold_time > 0:
+            self._timers.hold = now + negotiated.hold_time
+            quiet, earliest = now + QUIET_KEEPALIVE, self._keepalive_sent + KEEPALIVE_MIN_INTERVAL
+            self._timers.quiet = quiet if quiet > earliest else earliest
 
     def _restart_hold(self, now: float) -> None:
         if self.negotiated is not None and self.negotiated.hold_time > 0:
@@ -459,7 +482,7 @@ class BgpSession:
         self._ctx = self.negotiated.context
         conn.framer.max_len = self._ctx.max_message_len
         self._timers.connect_retry = None
-        self._send(conn, Keepalive())
+        self._send_keepalive(conn, now)
         if self.negotiated.hold_time > 0:
             self._restart_hold(now)
             self._restart_keepalive(now)

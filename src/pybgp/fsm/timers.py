@@ -1,6 +1,7 @@
 """The session's timers as absolute deadlines, and the RFC 4271 section 10 jitter.
 
-Owns: `Timers` (ConnectRetry, Hold, Keepalive, IdleHold deadlines; one `next_deadline()`), `jitter()`,
+Owns: `Timers` (ConnectRetry, Hold, Keepalive, IdleHold deadlines, and `quiet`, the KEEPALIVE brought
+forward after a peer's burst of UPDATEs; one `next_deadline()`), `jitter()`,
 and `ErrorBackoff` (BIRD's "error wait time min,max" with "error forget time").
 Never does: read a clock or sleep. Every method takes `now`; the adapter arms one wake-up.
 """
@@ -16,6 +17,13 @@ JITTER_LOW = 0.75
 """RFC 4271 section 10: jitter multiplies ConnectRetry/Keepalive/... by a random 0.75..1.0."""
 
 
+KEEPALIVE_MIN_INTERVAL = 1.0
+"""RFC 4271 section 4.4: KEEPALIVE messages MUST NOT be sent more often than one per second."""
+
+QUIET_KEEPALIVE = 0.25
+"""Seconds of silence after a peer's UPDATE that bring our next KEEPALIVE forward (`Timers.quiet`)."""
+
+
 def jitter(rng: random.Random, seconds: float) -> float:
     """`seconds` reduced by up to 25 %, so peers started together do not stay synchronised."""
     return seconds * rng.uniform(JITTER_LOW, 1.0)
@@ -29,14 +37,20 @@ class Timers:
     hold: float | None = None
     keepalive: float | None = None
     idle_hold: float | None = None
+    quiet: float | None = None
+    """When the KeepaliveTimer expires early: shortly after the peer's last UPDATE (see
+    `BgpSession._update_heard`). It fires the same event as `keepalive`, and sending the KEEPALIVE
+    stops it."""
 
     def stop_all(self) -> None:
-        self.connect_retry = self.hold = self.keepalive = self.idle_hold = None
+        self.connect_retry = self.hold = self.keepalive = self.idle_hold = self.quiet = None
 
     def next_deadline(self) -> float | None:
         """The earliest running deadline: the one wake-up the adapter needs (STYLE rule 2)."""
         running = [
-            t for t in (self.connect_retry, self.hold, self.keepalive, self.idle_hold) if t is not None
+            t
+            for t in (self.connect_retry, self.hold, self.keepalive, self.idle_hold, self.quiet)
+            if t is not None
         ]
         return min(running) if running else None
 
@@ -48,7 +62,10 @@ class Timers:
             self.hold = None
         if self.keepalive is not None and self.keepalive <= now:
             due.append((self.keepalive, EventType.KEEPALIVE_TIMER_EXPIRES))
-            self.keepalive = None
+            self.keepalive = self.quiet = None
+        elif self.quiet is not None and self.quiet <= now:
+            due.append((self.quiet, EventType.KEEPALIVE_TIMER_EXPIRES))
+            self.keepalive = self.quiet = None
         if self.connect_retry is not None and self.connect_retry <= now:
             due.append((self.connect_retry, EventType.CONNECT_RETRY_TIMER_EXPIRES))
             self.connect_retry = None

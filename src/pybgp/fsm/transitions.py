@@ -23,7 +23,7 @@ from pybgp.wire.constants import CeaseSubcode, FsmSubcode, NotificationCode
 from pybgp.wire.context import DEFAULT_CONTEXT
 from pybgp.wire.errors import NotificationError
 from pybgp.wire.framing import MessageFramer
-from pybgp.wire.messages import Keepalive, Message, Notification, Open, RouteRefresh, Update, encode_message
+from pybgp.wire.messages import Message, Notification, Open, RouteRefresh, Update, encode_message
 from pybgp.wire.notification import parse_shutdown, shutdown_data
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def _hold_expires(s: BgpSession, f: Fired, now: float) -> None:
 def _keepalive_expires(s: BgpSession, f: Fired, now: float) -> None:
     """OpenConfirm/Established + KeepaliveTimer_Expires (11): send KEEPALIVE, restart the timer."""
     if s._conn is not None:
-        s._send(s._conn, Keepalive())
+        s._send_keepalive(s._conn, now)
     s._restart_keepalive(now)
 
 
@@ -309,7 +309,7 @@ def _update_in_established(s: BgpSession, f: Fired, now: float) -> None:
 def established_update(s: BgpSession, update: Update, now: float) -> None:
     """The body of Established + UpdateMsg (27), shared by the table's handler and the session's
     per-UPDATE fast path (in `BgpSession._on_data`), so both do exactly this."""
-    s._restart_hold(now)
+    s._update_heard(now)  # the HoldTimer restarts; the KeepaliveTimer may expire early after it
     over = s._count_prefixes(update) if s.settings.max_prefix is not None else None
     if over is not None:
         limit = s.settings.max_prefix or 0
