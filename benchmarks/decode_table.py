@@ -20,7 +20,8 @@ Three measurements, each in its own child process pinned to one CPU (so peak RSS
   5. the same as (3), but every decoded UPDATE is kept alive to the end (appended to a list), in both
                   processes: what decoding costs a caller that holds the whole table, as a RIB does, with
                   the collector walking everything held so far on each full pass.
-  Also printed: bytes per interned attribute set (tracemalloc, every set of (3) kept alive).
+  Also printed: bytes per decoded attribute set (tracemalloc, every set of (3) kept alive; the intern
+  table's entries count while it holds them: it pauses on a table whose sets seldom repeat).
 
 Times are CPU seconds of the measuring process (`time.process_time`), so a machine shared with other
 work does not inflate them; wall-clock seconds are printed beside them. (3) and (4) are each run
@@ -114,8 +115,9 @@ def work_pybgp_updates(blob: str, gc_off: bool = False, keep: bool = False) -> d
 
 
 def work_pybgp_set_memory(blob: str) -> dict[str, Any]:
-    """Bytes per interned attribute set (tracemalloc) while every decoded set is kept alive: the sets
-    themselves, their AS_PATH tuples and ASN ints, wire images, intern tables, value/template caches."""
+    """Bytes per decoded attribute set (tracemalloc) while every decoded set is kept alive: the sets
+    themselves, their AS_PATH tuples and ASN ints, wire images, intern tables (while not paused),
+    value/template caches."""
     import tracemalloc
 
     from pybgp.wire.context import WireContext
@@ -258,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{float(ours['seconds']):.2f} CPU s = {ours_rate:,.0f} prefixes/s, "
               f"peak RSS {float(ours['rss_mib']):.0f} MiB")
         mem = child("setmem", str(blob))
-        print(f"memory: {float(mem['bytes_per_set']):,.0f} bytes per interned attribute set (tracemalloc, "
+        print(f"memory: {float(mem['bytes_per_set']):,.0f} bytes per decoded attribute set (tracemalloc, "
               f"{mem['sets']:,} sets all kept alive; with their AS paths, wire images, intern tables and "
               f"value caches), {mem['gc_tracked']:,} GC-tracked objects in that process")
         if a.no_exabgp:
