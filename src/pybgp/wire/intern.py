@@ -2,8 +2,9 @@
 
 Owns: one table per (4-octet AS, iBGP) context (index `2 * as4 + ibgp`: the same bytes can mean
 different things in another context), mapping the bytes a set was decoded from to an `InternEntry`,
-a weak reference to the set (plus the fault found with it, if any); `intern_key`, `intern_set`,
-`seen_codes` and `clear_tables`. Never does: decode (that is `attributes.py` and `attrfast.py`), or
+a weak reference to the set (plus the fault found with it, if any), and each table's running verdict
+on whether it pays (`HITS`, `PAUSED`); `intern_key`, `intern_set`, `seen_codes` and `clear_tables`.
+Never does: decode (that is `attributes.py` and `attrfast.py`), or
 keep a set alive.
 
 Weak, because a table should hold a set for as long as someone (an Adj-RIB-In, a caller) uses it and
@@ -11,13 +12,13 @@ no longer: identical bytes still give the identical object while it is alive, wh
 promises, and a dead set does not stay behind for the cyclic GC to walk on every full pass (that walk
 was ~40% of decoding a full table while the tables pinned every set, up to 131,072 per context).
 
-Paused while they do not pay (`intern_set`, `HITS`): a context whose last `HIT_WINDOW` new sets
-saw fewer than one hit per `MIN_HIT_RATIO` decodes stops adding sets for the next `PAUSE_FOR` new
+Paused while they do not pay (`intern_set`, `HITS`, `PAUSED`): a context whose last `HIT_WINDOW` new
+sets saw fewer than one hit per `MIN_HIT_RATIO` of them stops adding sets for the next `PAUSE_FOR` new
 sets, then tries again. A feed of a unique set per prefix (issue 6, feed (c): a MED per prefix) never
 hits, and its entries only cost: a weak reference with a callback, a table slot and the set's bytes
-kept alive per prefix (~140 bytes), and 12% of the daemon's CPU to load it. Tables of shared sets
-(a full table's, a few hundred sets over a million prefixes) hit on most decodes and never pause.
-Lookups go on while paused: sets already in the table are still handed out.
+kept alive per prefix (~140 bytes), and about a tenth of the daemon's CPU to load it. Shared sets
+(feed (b)'s 8 over a million prefixes, two ToRs sending the same bytes) hit on most decodes and keep
+their table. Lookups go on while paused: sets already in the table are still handed out.
 """
 
 from __future__ import annotations
