@@ -204,12 +204,19 @@ def test_ipv4_and_ipv6_sessions_exchange_routes_with_attributes(fabric: Any) -> 
     assert e6["families"] == [[2, 1]]
     wait_until(lambda: bird.established("main4") and bird.established("main6"), 10, "BIRD Established")
     # BIRD -> pybgp, with its export filter's attributes.
-    u4 = agent.wait(lambda e: e["ev"] == "update" and "10.20.0.0/16" in e["nlri"], 10, "10.20/16 from BIRD")
+    # Each wait names its session: BIRD exports the same routes over `ll6` too, with a link-local next hop.
+    u4 = agent.wait(
+        lambda e: e["ev"] == "update" and e.get("peer") == "main4" and "10.20.0.0/16" in e["nlri"],
+        10,
+        "10.20/16 from BIRD",
+    )
     assert u4["attrs"]["as_path"] == [[B_AS]]
     assert u4["attrs"]["med"] == 50 and [65002, 7] in u4["attrs"]["communities"]
     assert u4["attrs"]["next_hop"] == "10.0.0.2"
     u6 = agent.wait(
-        lambda e: e["ev"] == "update" and "2001:db8:20::/48" in e["nlri"], 10, "v6 route from BIRD"
+        lambda e: e["ev"] == "update" and e.get("peer") == "main6" and "2001:db8:20::/48" in e["nlri"],
+        10,
+        "v6 route from BIRD",
     )
     assert u6["attrs"]["as_path"] == [[B_AS]] and "fd00::2" in u6["next_hops"]
 
