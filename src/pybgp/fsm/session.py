@@ -330,9 +330,8 @@ class BgpSession:
         a third of the feed benchmark's (c) runs, benchmarks/feed_server.py, at 1.3-2.2 s each). So
         a burst of UPDATEs that goes quiet gets one KEEPALIVE, at most one per second in all, which
         RFC 4271 section 4.4 allows at any time (no KEEPALIVE at all with a zero hold time)."""
-        negotiated = self.negotiated
-        if negotiated is not None and negotiated.hold_time > 0:
-            self._timers.hold = now + negotiated.hold_time
+        self._restart_hold(now)
+        if self._timers.hold is not None:  # a zero hold time runs no HoldTimer and sends no KEEPALIVE
             quiet, earliest = now + QUIET_KEEPALIVE, self._keepalive_sent + KEEPALIVE_MIN_INTERVAL
             self._timers.quiet = quiet if quiet > earliest else earliest
 
