@@ -9,7 +9,7 @@ import struct
 
 from tests.wire.builders import BASE, NEXT_HOP, ORIGIN_IGP, attr
 
-from pybgp.wire import attributes, intern
+from pybgp.wire import attributes, image, intern
 from pybgp.wire.aspath import merge_as4_path, path_length
 from pybgp.wire.attributes import (
     Aggregator,
@@ -203,7 +203,9 @@ def test_interned_set_stays_shared_while_used_and_leaves_its_table_after() -> No
     del first, _
     assert data not in table
     again, *_ = decode_path_attributes(data, NEW)
-    assert again.med == 77 and again.wire == kept and data in table
+    assert again.med == 77 and data in table and encode_path_attributes(again, NEW) == data
+    # Read through the template the first decode left: canonical bytes, so the shared canonical image.
+    assert kept is not None and again.wire is image.canonical_image(kept.shape)
 
 
 def test_unchanged_copies_of_decoded_sets_still_reencode_exactly() -> None:

@@ -13,7 +13,10 @@ reflector passes them on, are read once per distinct form as well). And `_siblin
 live interned set's but for NEXT_HOP's value (the other ToR's copy of a set) takes that set's values
 instead of being read, sharing them (AS path, MED, ...) -- tried only while sets are kept alive and
 the context's intern table is not paused (`intern.intern_set`: while it adds no sets, the other
-ToR's copy is not there to find, and every lookup would miss).
+ToR's copy is not there to find, and every lookup would miss). And whether a list was its set's
+canonical encoding, so that the set takes its shape's shared canonical image (`image.canonical_image`)
+instead of an image keeping its bytes: decided once per template (`_decide`), then per list by
+where its AS_PATH sits and that attribute's flags.
 
 Never does: decide an RFC 7606 outcome. Anything unusual (MP_REACH/MP_UNREACH, AS4_PATH and
 AS4_AGGREGATOR, an unknown or repeated code, Optional/Transitive bits in conflict, an iBGP-only
@@ -26,13 +29,14 @@ both on real tables and on Hypothesis-generated lists).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from pybgp.wire.aspath import decode_as_path_at
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS
 from pybgp.wire.constants import AttrFlag
 from pybgp.wire.context import WireContext
 from pybgp.wire.errors import MalformedAttribute
-from pybgp.wire.image import WireShape, shape_of
+from pybgp.wire.image import WireImage, WireShape, canonical_image, shape_of
 from pybgp.wire.intern import PAUSED, TABLES
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "clear_value_cache",
     "fast_parts",
     "fast_semantic",
+    "set_canonical_rest",
 ]
 
 _OPT_TRANS = int(AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
@@ -65,6 +70,7 @@ _AS_PATH_BIT = 1 << _AS_PATH
 _MED = 4
 _U32 = struct.Struct("!I")
 _TRANS = int(AttrFlag.TRANSITIVE)
+_TRANS_EXT = _TRANS | _EXT
 _SHARED = ~((1 << 2) | (1 << 7))
 """Codes whose values are worth caching: all but AS_PATH and AGGREGATOR, which differ in nearly every
 set of a table (76,816 distinct AS_PATHs in 89,675 UPDATEs of the 2015 full table): caching those only
@@ -85,12 +91,16 @@ TEMPLATE_CACHE_SIZE = 1 << 15
 """Distinct attribute lists without their AS_PATH remembered per context; when full the cache starts
 afresh."""
 
-_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], WireShape]], ...] = ({}, {}, {}, {})
+_Template = tuple[tuple[object, ...], WireShape, int, WireImage | None]
+
+_TEMPLATES: tuple[dict[bytes, _Template], ...] = ({}, {}, {}, {})
 """The template caches, one per (4-octet AS, iBGP) context like `_VALUES`: the bytes of an attribute
 list with its AS_PATH cut out -> (its semantic tuple, AS_PATH slot left empty; the shared
-`WireShape` of its sets, whose bitmap of codes seen includes AS_PATH's bit)."""
+`WireShape` of its sets, whose bitmap of codes seen includes AS_PATH's bit; the offset at which a
+canonical AS_PATH attribute makes the whole list canonical, or -1 if none does, or `_UNDECIDED`
+until worked out; and then the shape's canonical image, else None: see `_decide`)."""
 
-_MED_TEMPLATES: tuple[dict[bytes, tuple[tuple[object, ...], WireShape]], ...] = ({}, {}, {}, {})
+_MED_TEMPLATES: tuple[dict[bytes, _Template], ...] = ({}, {}, {}, {})
 """The same templates keyed by the list without its AS_PATH and without the first MED's 4 value octets
 (its header kept): a set that differs from a known one only in AS_PATH and MED -- every UPDATE of feed
 (c) of `feed_server.py`, 100k one-prefix UPDATEs with MED = index -- is read from here, the list's
@@ -141,11 +151,83 @@ def _decode_one(code: int, flags: int, value: bytes, ctx: WireContext) -> _Hit |
     return (1 << code, slot, decoded)
 
 
-FastParts = tuple[tuple[object, ...], WireShape, object, object]
-"""What `fast_parts` returns: (values, shape, AS_PATH, MED): the set's `WireImage` is its bytes and
-that shared shape (which holds the bitmap of codes seen). The semantic tuple is `values` with
-AS_PATH in slot 1 and, unless MED is None, MED in slot 3. `values` is shared by every set read
-through one template, so the decoder builds the set from the parts rather than copying the tuple."""
+FastParts = tuple[tuple[object, ...], WireShape, object, object, WireImage | None]
+"""What `fast_parts` returns: (values, shape, AS_PATH, MED, canonical): the set's `WireImage` is
+`canonical`, its shape's shared canonical image, when the list was the set's canonical encoding,
+else (None) its bytes and that shared shape (which holds the bitmap of codes seen). The semantic
+tuple is `values` with AS_PATH in slot 1 and, unless MED is None, MED in slot 3. `values` is shared
+by every set read through one template, so the decoder builds the set from the parts rather than
+copying the tuple."""
+
+
+CanonicalRest = Callable[[tuple[object, ...], WireContext], tuple[bytes, int] | None]
+"""The type of `_canonical_rest`."""
+
+
+def _no_canonical_rest(values: tuple[object, ...], ctx: WireContext) -> tuple[bytes, int] | None:
+    """What `_canonical_rest` is until `attributes` sets it: no list is known canonical."""
+    return None
+
+
+_canonical_rest: CanonicalRest = _no_canonical_rest
+"""(the canonical encoding of the set `values` stand for without its AS_PATH attribute, the offset at
+which the canonical encoder writes AS_PATH), or None when that AS_PATH would not always be written
+(neither ORIGIN nor NEXT_HOP: an empty AS_PATH is then left out) or the set cannot be encoded. Set by
+`attributes` (`set_canonical_rest`): the encoder lives there, and this module cannot import it."""
+
+
+def set_canonical_rest(function: CanonicalRest) -> None:
+    """Give this module the canonical encoder (`_canonical_rest`); `attributes` calls it on import."""
+    global _canonical_rest
+    _canonical_rest = function
+
+
+_UNDECIDED = -2
+"""A template's canonical offset until `_decide` has worked it out."""
+
+
+def _decide(
+    templates: dict[bytes, _Template],
+    key: bytes,
+    template: _Template,
+    rest: bytes,
+    values: tuple[object, ...],
+    ctx: WireContext,
+) -> _Template:
+    """`template` with its canonical offset and image worked out (`_canonical_at`) from `rest`, this
+    list with its AS_PATH cut out, and its set `values`; stored under `key` in `templates`, the cache
+    `template` was found in, in its place (a tuple replaced whole: a thread sees one or the other).
+
+    Asked once per template, by the first list that hits it with a canonical AS_PATH header, not when
+    the template is built: 62% of the templates of the 2015 full table (rewritten with canonical
+    AS_PATH headers) serve one list only, and an encoding each (~9 us, plus the objects it leaves to
+    the collector) cost its decode ~11% where this costs ~5%. The first list of a template keeps its
+    bytes. A speaker that sets Extended Length on every AS_PATH (FRR, Quagga: every UPDATE of that
+    table as recorded) never sends a canonical list, and its templates are never asked about. A
+    template found in both caches may be worked out once in each."""
+    canonical_at = _canonical_at(rest, values, ctx)
+    shape = template[1]
+    decided = (template[0], shape, canonical_at, None if canonical_at < 0 else canonical_image(shape))
+    templates[key] = decided
+    return decided
+
+
+def _canonical_at(rest: bytes, values: tuple[object, ...], ctx: WireContext) -> int:
+    """The offset in `rest` (a list with its AS_PATH cut out, whose set is `values`) at which an AS_PATH
+    attribute in canonical form makes the whole list the canonical encoding of its set, or -1 if rest
+    is not canonical itself (or holds neither ORIGIN nor NEXT_HOP); found by encoding the set
+    canonically, once per template (`_decide`).
+
+    Why a template decides for all its lists: the canonical encoder writes AS_PATH always (ORIGIN or
+    NEXT_HOP present, `_canonical_rest`), between ORIGIN and the rest, and nothing else it writes
+    depends on the AS path: AS4_PATH only goes with an ASN over 65535 in a 2-octet context, which a
+    2-octet AS_PATH cannot hold. A MED template's lists differ in MED's value only, 4 octets any
+    value of which is written back the same. And an AS_PATH value decoded without fault encodes to
+    the same octets again (`aspath.decode_as_path` rejects empty segments and unknown types, and no
+    segment it reads is longer than the encoder's 255 ASNs), so only its header can differ: flags
+    Transitive alone, Extended Length only beyond 255 octets (`fast_parts`)."""
+    found = _canonical_rest(values, ctx)
+    return found[1] if found is not None and found[0] == rest else -1
 
 
 def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int] | None:
@@ -154,7 +236,7 @@ def fast_semantic(buf: bytes, ctx: WireContext) -> tuple[tuple[object, ...], int
     found = fast_parts(buf, ctx)
     if found is None:
         return None
-    values, shape, as_path, med = found
+    values, shape, as_path, med, _ = found
     semantic = list(values)
     semantic[1] = as_path
     if med is not None:
@@ -190,11 +272,16 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
             i = end
         else:
             read = _read(buf, ctx)  # no AS_PATH: read it all
-            return None if read is None else (read[0], shape_of(ctx.as4, ctx.ibgp, read[1]), read[0][1], None)
+            if read is None:
+                return None
+            return read[0], shape_of(ctx.as4, ctx.ibgp, read[1]), read[0][1], None, None
         if (flags & _OPT_TRANS) != _TRANS:
             return None
     except IndexError:
         return None  # a header cut short: the general path names the fault
+    # AS_PATH's offset if its header is the canonical one, else -1: the list is canonical if this is
+    # where its template puts a canonical AS_PATH (`_decide`; -1 there too if nowhere).
+    at = i if flags == _TRANS or (flags == _TRANS_EXT and end - start > 255) else -1
     index = 2 * ctx.as4 + ctx.ibgp
     if _SIBLINGS[index] and not PAUSED[index] and len(TABLES[index]) >= SIBLING_MIN_LIVE:  # `_sibling`
         sibling = _sibling(buf, end, index, ctx)
@@ -211,12 +298,20 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
             med_key = rest[:med_at] + rest[med_at + 4 :]
             template = med_templates.get(med_key)
             if template is not None:
-                return _with_med_path(template, buf, start, end, ctx.as4, _U32.unpack_from(rest, med_at)[0])
+                med = _U32.unpack_from(rest, med_at)[0]
+                if at >= 0 and at != template[2] and template[2] == _UNDECIDED:
+                    values = template[0]
+                    values = (*values[:3], med, *values[4:])  # the set of `rest`, this list's MED in
+                    template = _decide(med_templates, med_key, template, rest, values, ctx)
+                return _with_med_path(template, buf, start, end, ctx.as4, med, at)
         read = _read(rest, ctx)
         if read is None or read[1] & _AS_PATH_BIT:
             return None  # declined, or AS_PATH repeated (RFC 7606 section 3 g): the general path judges
         # The shape (codes seen with AS_PATH's bit already in) shared by every set of this template.
-        template = (read[0], shape_of(ctx.as4, ctx.ibgp, read[1] | _AS_PATH_BIT))
+        shape = shape_of(ctx.as4, ctx.ibgp, read[1] | _AS_PATH_BIT)
+        # Whether its lists are canonical is left to the template's next list (`_decide`): this one
+        # keeps its bytes.
+        template = (read[0], shape, _UNDECIDED, None)
         if not read[1] & _UNSHARED:  # a list holding AGGREGATOR is seldom repeated: not remembered
             if len(templates) >= TEMPLATE_CACHE_SIZE:
                 templates.clear()
@@ -225,11 +320,13 @@ def fast_parts(buf: bytes, ctx: WireContext) -> FastParts | None:
                 if len(med_templates) >= TEMPLATE_CACHE_SIZE:
                     med_templates.clear()
                 med_templates[med_key] = template
+    elif at >= 0 and at != template[2] and template[2] == _UNDECIDED:
+        template = _decide(templates, rest, template, rest, template[0], ctx)
     try:
         as_path = decode_as_path_at(buf, start, end, ctx.as4)
     except (IndexError, MalformedAttribute):
         return None  # a malformed AS_PATH: the general path names the fault
-    return template[0], template[1], as_path, None
+    return template[0], template[1], as_path, None, template[3] if at == template[2] else None
 
 
 _NO_PATH: tuple[bytes, bool, object] = (b"", False, ())
@@ -239,9 +336,10 @@ through a MED template; see `_with_med_path`."""
 
 
 def _with_med_path(
-    template: tuple[tuple[object, ...], WireShape], buf: bytes, start: int, end: int, as4: bool, med: int
+    template: _Template, buf: bytes, start: int, end: int, as4: bool, med: int, at: int
 ) -> FastParts | None:
-    """`fast_parts`' answer for a MED template hit, with the AS_PATH at buf[start:end].
+    """`fast_parts`' answer for a MED template hit, with the AS_PATH at buf[start:end] (and `at`, its
+    offset if its header is canonical, else -1: `fast_parts`).
 
     Sets that differ only in MED usually come in a run with one AS_PATH (a route reflector passing
     the routes of one origin, each with its own MED: feed (c)), so the AS_PATH decoded last on this
@@ -259,7 +357,7 @@ def _with_med_path(
         except (IndexError, MalformedAttribute):
             return None  # a malformed AS_PATH: the general path names the fault
         _last_med_path = (buf[start:end], as4, as_path)
-    return template[0], template[1], as_path, med
+    return template[0], template[1], as_path, med, template[3] if at == template[2] else None
 
 
 def _med_value_at(rest: bytes) -> int:
@@ -388,7 +486,9 @@ def _sibling(buf: bytes, at: int, index: int, ctx: WireContext) -> FastParts | N
     AS4_PATH and AGGREGATOR only; any 4-octet value is a valid NEXT_HOP, read as `_read` reads it).
     Only a sibling decoded without fault from codes the fast path reads is used, so `buf` is a plain
     list without fault too, and this module's promise holds: the general path's answer, field for
-    field (tests/wire/test_attr_sibling.py). Nothing is stored per set: a miss costs a slice, a
+    field (tests/wire/test_attr_sibling.py). If the sibling's bytes were canonical (it holds the
+    canonical image) so are these, which differ only in a value any 4 octets of which are written back
+    the same: the image is passed on. Nothing is stored per set: a miss costs a slice, a
     concatenation and one lookup, and none is tried for `SIBLING_QUIET` lists after a third next hop."""
     if _QUIET[index]:  # lists left to pass over after a third next hop
         _QUIET[index] -= 1
@@ -415,11 +515,12 @@ def _sibling(buf: bytes, at: int, index: int, ctx: WireContext) -> FastParts | N
     if ref is None or ref.fault is not None:
         return None
     s = ref()
-    if s is None or s.wire is None or s.wire.shape.seen & ~_PLAIN_CODES:
+    wire = s.wire if s is not None else None
+    if s is None or wire is None or wire.shape.seen & ~_PLAIN_CODES:
         return None  # dead, or decoded by the general path from codes this module leaves to it
     values = (
         s.origin, s.as_path, _decode_next_hop(value, ctx), s.med, s.local_pref, s.atomic_aggregate,
         s.aggregator, s.communities, s.extended_communities, s.large_communities, s.originator_id,
         s.cluster_list, s.otc, s.unknown,
     )  # fmt: skip
-    return values, s.wire.shape, s.as_path, None
+    return values, wire.shape, s.as_path, None, wire if wire[0] is None else None  # [0]: `parts`

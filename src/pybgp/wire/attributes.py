@@ -18,7 +18,8 @@ Path attribute (RFC 4271 section 4.3):
     Flags: Optional 0x80, Transitive 0x40, Partial 0x20, Extended Length 0x10.
 
 Byte-exactness: a decoded set keeps its received bytes (`image.WireImage`, which says when they are
-written back); anything else is encoded canonically (RFC 7606 section 5.1 order).
+written back), or only its shape's shared canonical image when the bytes were its canonical encoding;
+anything else is encoded canonically (RFC 7606 section 5.1 order).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pybgp.wire.aspath import (
     merge_as4_path,
     needs_as4_path,
 )
-from pybgp.wire.attrfast import clear_value_cache, fast_parts, fast_semantic
+from pybgp.wire.attrfast import clear_value_cache, fast_parts, fast_semantic, set_canonical_rest
 from pybgp.wire.attrspec import ATTRIBUTE_SPECS as ATTRIBUTE_SPECS
 from pybgp.wire.attrspec import Aggregator as Aggregator
 from pybgp.wire.attrspec import encode_aggregator
@@ -128,7 +129,7 @@ _SLOT_SETTERS = tuple(vars(PathAttributes)[name].__set__ for name in (*_SEMANTIC
 
 
 def _new_attributes(
-    values: tuple[object, ...], as_path: object, med: object, wire: WireImage
+    values: tuple[object, ...], as_path: object, med: object, wire: WireImage | None
 ) -> PathAttributes:
     """The set `attrfast.fast_parts` describes: `PathAttributes(**dict(zip(_SEMANTIC_FIELDS, values)),
     wire=wire)`, `as_path` in the AS_PATH slot and, unless None, `med` in the MED slot. The slots are
@@ -375,9 +376,10 @@ def decode_path_attributes(
     else:
         found = fast_parts(buf, ctx)
         if found is not None:  # a plain list without fault or MP attribute: built here, interned
-            values, shape, as_path, med = found
+            values, shape, as_path, med, image = found
             seen = shape.seen
-            image = _new_tuple(WireImage, (buf, shape))  # `image.new_image(buf, shape)`, inline
+            if image is None:  # not the shared canonical image: the bytes are kept
+                image = _new_tuple(WireImage, (buf, shape))  # `image.new_image(buf, shape)`, inline
             attrs = _new_attributes(values, as_path, med, image)
             intern_set(index, buf, attrs, None)
             if has_nlri and seen & _NEEDED_WITH_NLRI == _NEEDED_WITH_NLRI:
@@ -487,6 +489,26 @@ def _canonical(attrs: PathAttributes, ctx: WireContext) -> list[tuple[int, bytes
     return out
 
 
+def _canonical_rest(values: tuple[object, ...], ctx: WireContext) -> tuple[bytes, int] | None:
+    """(the canonical encoding of the set `values` stand for, in `_SEMANTIC_FIELDS` order, without its
+    AS_PATH attribute; the offset at which AS_PATH goes), or None when AS_PATH is not written
+    whatever the path (neither ORIGIN nor NEXT_HOP: an empty one is left out) or the set cannot be
+    encoded. What `attrfast` compares a template with, once, to know which of its lists are canonical
+    (`attrfast._decide`); given to it at import, below, since it cannot import this module."""
+    if values[0] is None and values[2] is None:  # ORIGIN, NEXT_HOP
+        return None
+    attrs = _new_attributes(values, values[1], None, None)
+    try:
+        pairs = _canonical(attrs, ctx)
+    except LocalUsageError:
+        return None
+    head = b"".join(encoded for code, encoded in pairs if code < AttrCode.AS_PATH)
+    return head + b"".join(encoded for code, encoded in pairs if code > AttrCode.AS_PATH), len(head)
+
+
+set_canonical_rest(_canonical_rest)
+
+
 def _pack_u32(value: int) -> bytes:
     if not 0 <= value <= 0xFFFFFFFF:
         raise LocalUsageError(f"value {value} does not fit 32 bits")
@@ -494,10 +516,12 @@ def _pack_u32(value: int) -> bytes:
 
 
 def _matches_image(attrs: PathAttributes, image: WireImage) -> bool:
-    """True when `attrs` still means what its wire image's bytes say (it was not `replace`d since)."""
+    """True when `attrs` still means what its wire image's bytes say (it was not `replace`d since).
+    Never asked of a canonical image (`parts` None: no bytes to check against)."""
     if image.semantic is not None:
         return _semantic(attrs) == image.semantic
     parts = image.parts
+    assert parts is not None, "a canonical image is written by encode_path_attributes itself"
     key: InternKey = parts if isinstance(parts, bytes) else intern_key(parts)
     ref = _TABLES[2 * image.as4 + image.ibgp].get(key)
     if ref is not None and ref() is attrs:
@@ -523,34 +547,38 @@ def encode_path_attributes(
 
     With `exact` (the default) a decoded, unmodified set is written back as received (see module
     docstring); `exact=False` always writes the canonical form (what the update packer sends).
+
+    A set holding a canonical image (`image.canonical_image`: its bytes were its canonical encoding
+    in the image's context, one run without MP attributes) is written as if those were its `parts`:
+    its canonical encoding, then any MP attributes. While the set is unchanged that is the received
+    bytes; a set changed since (`replace` without `wire=None`) is written canonically too, only with
+    any MP attributes after the others rather than first: there are no bytes left to tell.
     """
     reach = _header(mp_reach.flags & 0xFF, 14, encode_mp_reach(mp_reach, ctx)) if mp_reach else None
     unreach = _header(mp_unreach.flags & 0xFF, 15, encode_mp_unreach(mp_unreach, ctx)) if mp_unreach else None
     image = attrs.wire if attrs is not None else None
-    if (
-        exact
-        and attrs is not None
-        and image is not None
-        and image.as4 == ctx.as4
-        and image.ibgp == ctx.ibgp
-        and _matches_image(attrs, image)
-    ):
-        if isinstance(image.parts, bytes):  # one run, no MP attribute received: any MP ones go after it
-            return b"".join([image.parts] + [x for x in (unreach, reach) if x is not None])
-        out: list[bytes] = []
-        for part in image.parts:
-            if part == AttrCode.MP_REACH_NLRI:
-                if reach is not None:
-                    out.append(reach)
-                    reach = None
-            elif part == AttrCode.MP_UNREACH_NLRI:
-                if unreach is not None:
-                    out.append(unreach)
-                    unreach = None
-            elif isinstance(part, bytes):
-                out.append(part)
-        out.extend(x for x in (unreach, reach) if x is not None)
-        return b"".join(out)
+    if exact and attrs is not None and image is not None and image.as4 == ctx.as4 and image.ibgp == ctx.ibgp:
+        parts = image.parts
+        if parts is None:  # the canonical image: the bytes were this, and a run without MP attributes
+            body = [encoded for _, encoded in _canonical(attrs, ctx)]
+            return b"".join(body + [x for x in (unreach, reach) if x is not None])
+        if _matches_image(attrs, image):
+            if isinstance(parts, bytes):  # one run, no MP attribute received: any MP ones go after it
+                return b"".join([parts] + [x for x in (unreach, reach) if x is not None])
+            out: list[bytes] = []
+            for part in parts:
+                if part == AttrCode.MP_REACH_NLRI:
+                    if reach is not None:
+                        out.append(reach)
+                        reach = None
+                elif part == AttrCode.MP_UNREACH_NLRI:
+                    if unreach is not None:
+                        out.append(unreach)
+                        unreach = None
+                elif isinstance(part, bytes):
+                    out.append(part)
+            out.extend(x for x in (unreach, reach) if x is not None)
+            return b"".join(out)
     head = [x for x in (unreach, reach) if x is not None]
     body = [encoded for _, encoded in _canonical(attrs, ctx)] if attrs is not None else []
     return b"".join(head + body)

@@ -1,21 +1,32 @@
 """The received encoding a decoded attribute set remembers, for byte-exact re-encoding.
 
 Owns: `RawAttribute` (an attribute kept as received), `WireImage`, what `PathAttributes.wire` holds
-(`attributes.py` builds it when decoding and reads it when encoding), and its shared `WireShape`s.
-Never does: decode or encode attributes, or decide whether an image still matches its set
-(`encode_path_attributes` does).
+(`attributes.py` builds it when decoding and reads it when encoding), its shared `WireShape`s and the
+shared canonical image of each shape (`canonical_image`).
+Never does: decode or encode attributes, decide whether received bytes were canonical (`attrfast.py`
+does, once per template) or whether an image still matches its set (`encode_path_attributes` does).
 
 Byte-exactness: `encode_path_attributes` writes a decoded set's received bytes back unchanged as long
 as its semantic fields still equal what was decoded and the context has the same AS width and iBGP
 flag. Anything else is encoded canonically (RFC 7606 section 5.1 order: MP_UNREACH, MP_REACH, then
-ascending type code; Extended Length only when the value needs it).
+ascending type code; Extended Length only when the value needs it). A set whose received bytes were
+exactly that canonical encoding keeps no bytes at all: its image is its shape's canonical image
+(`parts` None), and encoding it canonically gives those bytes back.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-__all__ = ["SHAPE_CACHE_SIZE", "RawAttribute", "WireImage", "WireShape", "new_image", "shape_of"]
+__all__ = [
+    "SHAPE_CACHE_SIZE",
+    "RawAttribute",
+    "WireImage",
+    "WireShape",
+    "canonical_image",
+    "new_image",
+    "shape_of",
+]
 
 
 class RawAttribute(NamedTuple):
@@ -57,7 +68,7 @@ def shape_of(as4: bool, ibgp: bool, seen: int) -> WireShape:
 _Parts = bytes | tuple[bytes | int, ...]
 
 
-class WireImage(tuple[_Parts, WireShape]):
+class WireImage(tuple[_Parts | None, WireShape]):
     """The attribute bytes a set was decoded from: runs of raw non-MP attributes, with 14/15 marking
     where MP_REACH/MP_UNREACH sat, and the context (AS width, iBGP) they were read with: the bytes are
     only reused for a context in which they mean the same thing. `semantic` holds the values the bytes
@@ -67,7 +78,13 @@ class WireImage(tuple[_Parts, WireShape]):
     `seen` is the bitmap (1 << code) of the attributes present (a function of the other fields).
 
     `parts` is the bytes themselves when they are one run without MP attributes (nearly every set: the
-    object keying its intern entry, no 1-tuple around it, -48 bytes per set), else the layout tuple.
+    object keying its intern entry, no 1-tuple around it, -48 bytes per set), else the layout tuple,
+    or None for "the bytes were the set's canonical encoding in this context" (one run, no MP
+    attribute): the canonical image, one shared by every set of a shape (`canonical_image`), which
+    the fast decoder hands out when it knows the bytes were canonical (`attrfast.fast_parts`, decided
+    once per template). A set then keeps neither an image of its own nor its received bytes alive
+    (-125 bytes per set of feed (c) by tracemalloc, 338 -> 213), and `encode_path_attributes`
+    encodes it canonically, which gives the received bytes back while the set is unchanged.
 
     A 2-tuple `(parts, shape)`: the `WireShape` holds the rest and is shared by every set decoded in
     one context with the same attribute codes. One image is built per decoded set: 56 bytes where the
@@ -80,12 +97,17 @@ class WireImage(tuple[_Parts, WireShape]):
     __slots__ = ()
 
     def __new__(
-        cls, semantic: tuple[object, ...] | None, parts: _Parts, as4: bool, ibgp: bool, seen: int = 0
+        cls, semantic: tuple[object, ...] | None, parts: _Parts | None, as4: bool, ibgp: bool, seen: int = 0
     ) -> WireImage:
-        shape = shape_of(as4, ibgp, seen) if semantic is None else WireShape(semantic, as4, ibgp, seen)
+        if semantic is None:
+            shape = shape_of(as4, ibgp, seen)
+            if parts is None:  # copies and unpickled images too: the shared one, not one per set
+                return canonical_image(shape)
+        else:
+            shape = WireShape(semantic, as4, ibgp, seen)
         return tuple.__new__(cls, (parts, shape))
 
-    def __getnewargs__(self) -> tuple[tuple[object, ...] | None, _Parts, bool, bool, int]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[tuple[object, ...] | None, _Parts | None, bool, bool, int]:  # type: ignore[override]
         """What `copy` and `pickle` pass to `__new__`."""
         return (self.semantic, self.parts, self.as4, self.ibgp, self.seen)
 
@@ -96,7 +118,7 @@ class WireImage(tuple[_Parts, WireShape]):
         )
 
     @property
-    def parts(self) -> _Parts:
+    def parts(self) -> _Parts | None:
         return self[0]
 
     @property
@@ -132,3 +154,20 @@ def new_image(parts: _Parts, shape: WireShape) -> WireImage:
     """`WireImage(shape.semantic, parts, shape.as4, shape.ibgp, shape.seen)` in one call (what the
     decoder does inline, `tuple.__new__(WireImage, (parts, shape))`, one image per decoded set)."""
     return _new_tuple(WireImage, (parts, shape))
+
+
+_CANONICAL: tuple[dict[int, WireImage], ...] = ({}, {}, {}, {})
+"""The canonical images, one dict per context like `_SHAPES`, by `seen`; bounded like it."""
+
+
+def canonical_image(shape: WireShape) -> WireImage:
+    """The canonical image of the decoded sets of `shape` (`parts` None: their received bytes were their
+    canonical encoding in its context), one per shape: `attrfast` asks for it once per template and
+    hands that object out with every set read through the template, so it costs nothing per set."""
+    images = _CANONICAL[2 * shape.as4 + shape.ibgp]
+    image = images.get(shape.seen)
+    if image is None or image[1] is not shape:  # new, or the shape cache started afresh since
+        if len(images) >= SHAPE_CACHE_SIZE:
+            images.clear()
+        image = images[shape.seen] = _new_tuple(WireImage, (None, shape))
+    return image
