@@ -33,10 +33,10 @@ def test_loc_rib_changes_and_multipath() -> None:
     rib = LocRib()
     a, b = mk(TOR1), mk(TOR2)
     ch = rib.update(P, TOR1, a)
-    assert ch is not None and ch.best is a and ch.multipath == (a,)
+    assert ch is not None and ch.best == a and ch.multipath == (a,)
     ch = rib.update(P, TOR2, b)
     # b's set is a's but for NEXT_HOP: b is stored as a twin holding a's set and its own next hop
-    assert ch is not None and ch.multipath[0] is a and same_path(ch.multipath[1], b)
+    assert ch is not None and ch.multipath[0] == a and same_path(ch.multipath[1], b)
     twin = ch.multipath[1]
     assert twin.attributes is a.attributes and twin.next_hops == (TOR2.address,)
     assert twin.next_hop == b.next_hop
@@ -45,10 +45,10 @@ def test_loc_rib_changes_and_multipath() -> None:
     assert (ch is None or ch.multipath == (a, twin)) and rib.candidates(P) == (a, twin)
     better = mk(TOR2, lp=200)
     ch = rib.update(P, TOR2, better)
-    assert ch is not None and ch.best is better and ch.multipath == (better,)
+    assert ch is not None and ch.best == better and ch.multipath == (better,)
     assert rib.candidates(P) == (better, a)
     ch = rib.update(P, TOR2, None)
-    assert ch is not None and ch.best is a
+    assert ch is not None and ch.best == a
     assert rib.update(P, TOR2, None) is None
     ch = rib.update(P, TOR1, None)
     assert ch is not None and ch.best is None and P not in rib
@@ -65,11 +65,11 @@ def test_twin_only_for_the_same_set_but_next_hop() -> None:
         fresh = LocRib()
         fresh.update(P, TOR1, a)
         fresh.update(P, TOR2, other)
-        assert other in fresh.candidates(P) and any(c is other for c in fresh.candidates(P))
+        assert any(c.attributes is other.attributes and c == other for c in fresh.candidates(P))
     # the same set object from both (no NEXT_HOP difference): nothing to borrow either
     same = Path(attributes=a.attributes, peer=TOR2)
     rib.update(P, TOR2, same)
-    assert any(c is same for c in rib.candidates(P))
+    assert any(c.attributes is same.attributes and c == same for c in rib.candidates(P))
     # a twin keeps its staleness and path id, and the decision sees the same attributes
     stale = Path(attributes=mk(TOR2).attributes, peer=TOR2, stale=True)
     rib.update(P, TOR2, stale)  # replacing tor2's own path (the general case) twins as well

@@ -103,7 +103,7 @@ def test_both_tors_share_one_set_and_keep_their_next_hops(import_table: bool) ->
     candidates = {p.peer.name: p for p in rib.loc.candidates(PREFIXES[0])}
     assert candidates["tor2"].next_hop == TOR_ADDRESS[2] and candidates["tor2"].attributes.med == 0
     assert candidates["tor1"].next_hop == TOR_ADDRESS[1]
-    assert rib.loc.best(PREFIXES[0]) is candidates["tor2"]  # lower MED, same neighbor AS
+    assert rib.loc.best(PREFIXES[0]) == candidates["tor2"]  # lower MED, same neighbor AS
     # ToR1 withdraws everything: ToR2's paths stay, each with ToR2's next hop.
     rib.receive("tor1", Update(withdrawn=tuple(PREFIXES)), 5.0)
     assert all(hops(rib, p) == [TOR_ADDRESS[2]] for p in PREFIXES)

@@ -1,17 +1,26 @@
 """The Loc-RIB: every candidate path per prefix, the selected best and multipath set.
 
-Owns: `LocRib`, keyed by `Prefix`, holding per prefix the candidate paths (at most one per origin:
-a BGP session or a local source) ordered best first, and reporting `BestChange`s when the
-selection changes. Bulk removal of one origin's paths (session down, BFD down) returns all the
-changes of that event in one batch.
+Owns: `LocRib`, keyed by `Prefix`, holding per prefix the candidate paths (at most one per origin and
+path identifier: a BGP session or a local source) ordered best first, and reporting `BestChange`s
+when the selection changes. Bulk removal of one origin's paths (session down, BFD down) returns all
+the changes of that event in one batch.
 Never does: policy, loop checks, I/O, or clocks; it trusts the paths it is given.
 
-Memory: per prefix one dict entry and one tuple, `(key, *candidates)`. The key rides in the tuple so
-`key(prefix)` hands every Adj-RIB-In the one `Prefix` object the Loc-RIB holds: both ToRs send
-each prefix, and a second copy of the key (a 108-byte tuple and int) would be ~50 bytes per path.
-The second origin's path of a prefix (the other ToR's) holds the first one's attribute set when the
-two differ only in NEXT_HOP, its own next hop in `next_hops` (`_twin`): the two ToRs' copies of a route
-keep one set between them, which halves the sets of a feed with a set per prefix (feed (c)).
+Memory (issue 6: a full table is a million prefixes from each of two ToRs). A prefix is one dict
+entry and one flat tuple, `(key, attributes, holder, attributes, holder, ...)`: per candidate, best
+first, its attribute set and its `Holder`, the rest of a `Path` -- `(peer, next_hops, stale,
+path_id)` -- which a handful of objects serve for the whole table (one per session, next-hop tuple
+and staleness; `_holder`). No `Path` object is kept per prefix: where a feed has a set per prefix
+(feed (c)) those were 144 of its ~650 bytes per prefix, and the tuple of two candidates is 80 bytes
+where the tuple and two `Path`s were 208. The readers (`best`, `candidates`, every `BestChange`) get
+`Path`s built from the pairs on demand, equal to the ones stored (one is remembered, so the prefixes
+of one UPDATE, which share their pair, share their `Path` too).
+The key rides in the tuple so `key(prefix)` hands every Adj-RIB-In the one `Prefix` object the
+Loc-RIB holds: both ToRs send each prefix, and a second copy of the key would be ~50 bytes per path.
+The second origin's candidate of a prefix (the other ToR's) holds the first one's attribute set when
+the two differ only in NEXT_HOP, its own next hop in its holder's `next_hops` (`_twin`): the two
+ToRs' copies of a route keep one set between them, which halves the sets of a feed with a set per
+prefix (feed (c)).
 There is no per-origin index: the Adj-RIB-In knows which prefixes an origin holds, and for a
 neighbor that keeps none (`import_table = false`) `prefixes_of` / `paths_of` walk the table (1M
 prefixes: see docs/performance.md, session 5), while `count` / `stale_count` keep the per-origin
@@ -20,37 +29,58 @@ totals in step with every change, so `show neighbors` stays O(1).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Selection, rank_pair, select
-from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, next_hop_twins, twin_path
+from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, make_path, next_hop_twins
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.nlri import Prefix
 
+Holder = tuple[PeerInfo, tuple[IPAddress, ...], bool, int]
+"""A stored candidate's `Path` but its attributes: `(peer, next_hops, stale, path_id)`, in
+`make_path`'s argument order, so `make_path(attributes, *holder)` is the path. Shared: `_holder`
+hands out one object per distinct value."""
+
 Entry = tuple[Any, ...]
-"""`(key, *candidates)`: the stored `Prefix` object, then the candidate `Path`s best first. Typed
-`Any` because the hot loops unpack it without a `typing.cast` call per element; the accessors below
-give the typed views."""
+"""`(key, attributes, holder, attributes, holder, ...)`: the stored `Prefix` object, then per
+candidate, best first, its attribute set and `Holder`. Typed `Any` because the hot loops unpack it
+without a `typing.cast` call per element; the accessors below give the typed views."""
+
+Flat = tuple[Any, ...]
+"""Candidates as an entry holds them without its key: `(attributes, holder, attributes, holder, ...)`."""
+
+Ranked = tuple[Flat, tuple[Path, Path], int]
+"""`_rank_pair`'s answer: the two candidates ordered, their `Path`s in that order, how many are selected."""
+
+HOLDER_CACHE_SIZE = 4096
+"""Distinct holders remembered (a server has two sessions, a next-hop tuple per ToR address and the
+stale variants: a few dozen); beyond, the table starts afresh, and equal holders made later are other
+objects, which costs a no-op change report at most."""
 
 
-def _same_selection(old: tuple[Path, ...], new: tuple[Path, ...]) -> bool:
+_NOBODY = PeerInfo(name="")
+_NO_HOLDER: Holder = (_NOBODY, (), False, -1)
+"""What the holder memo starts with: matches no path (no path identifier is negative)."""
+
+
+def _same_selection(old: Flat, new: Flat) -> bool:
     return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
 
 
-def _candidates(entry: Entry) -> tuple[Path, ...]:
-    paths: tuple[Path, ...] = entry[1:]
-    return paths
+def _pairs(flat: Flat) -> Iterator[tuple[PathAttributes, Holder]]:
+    """The (attributes, holder) pairs of `flat`, in order."""
+    for i in range(0, len(flat), 2):
+        yield flat[i], flat[i + 1]
 
 
 class LocRib:
     """Candidate paths and the selection for each prefix (RFC 4271 section 3.2, 9.1).
 
-    Storage: `_entries[prefix]` is `(key, *candidates)`, candidates best first, and the leading
-    candidates up to the multipath count are the selected set. The count is stored (in `_partial`)
-    only when it is not every candidate, which is rare: one candidate, or two equal ones from the
-    two ToRs, need none.
+    Storage: `_entries[prefix]` is `(key, attributes, holder, ...)` (see the module docstring),
+    candidates best first, and the leading candidates up to the multipath count are the selected set.
+    The count is stored (in `_partial`) only when it is not every candidate, which is rare: one
+    candidate, or two equal ones from the two ToRs, need none.
     """
 
     def __init__(self, options: DecisionOptions = DEFAULT_OPTIONS) -> None:
@@ -60,13 +90,19 @@ class LocRib:
         # Candidates per origin name, and how many of them are stale (RFC 4724 4.2 / RFC 7313).
         self._counts: dict[str, int] = {}
         self._stale: dict[str, int] = {}
-        # The last `rank_pair` answer: prefixes of one UPDATE share their Path objects (one per
-        # attribute set and origin), so a feed asks the same question for prefix after prefix.
-        self._last_pair: tuple[Path, Path, DecisionOptions,
-                               tuple[tuple[Path, Path], int] | None] | None = None
+        # The shared holders, by the identity of their peer and next-hop tuple (an address hashes in
+        # Python; the holder keeps both objects alive, so their ids stay theirs), and the last two
+        # handed out: a feed from two ToRs alternates between one holder per ToR.
+        self._holders: dict[tuple[int, int, bool, int], Holder] = {}
+        self._last_holder = self._prev_holder = _NO_HOLDER
+        # The last `Path` built from a pair (`_path`): the prefixes of one UPDATE share theirs.
+        self._last_path: tuple[PathAttributes, Holder, Path] | None = None
+        # The last `_rank_pair` answer: prefixes of one UPDATE share their pairs (one set per UPDATE
+        # and origin), so a feed asks the same question for prefix after prefix.
+        self._last_pair: tuple[Flat, DecisionOptions, Ranked | None] | None = None
         # The last `_twin` answer (the held set, the arriving path, what was stored), for the same
         # reason; and one shared `(next_hop,)` tuple per address for the twins' `next_hops`.
-        self._last_twin: tuple[PathAttributes, Path, Path] | None = None
+        self._last_twin: tuple[PathAttributes, Path, tuple[PathAttributes, Holder]] | None = None
         self._hop_tuples: dict[IPAddress, tuple[IPAddress]] = {}
         self._last_hops: tuple[IPAddress] | None = None
 
@@ -79,6 +115,50 @@ class LocRib:
     def prefixes(self) -> Iterator[Prefix]:
         return iter(self._entries)
 
+    # -- the stored form ---------------------------------------------------------------------------
+
+    def _holder(self, peer: PeerInfo, next_hops: tuple[IPAddress, ...], stale: bool, path_id: int) -> Holder:
+        """The shared `Holder` of these values (see `HOLDER_CACHE_SIZE`)."""
+        last = self._last_holder
+        if last[0] is peer and last[1] is next_hops and last[2] == stale and last[3] == path_id:
+            return last
+        holder = self._prev_holder
+        if not (holder[0] is peer and holder[1] is next_hops and holder[2] == stale and holder[3] == path_id):
+            key = (id(peer), id(next_hops), stale, path_id)
+            found = self._holders.get(key)
+            if found is None:
+                if len(self._holders) >= HOLDER_CACHE_SIZE:
+                    self._holders.clear()
+                found = self._holders[key] = (peer, next_hops, stale, path_id)
+            holder = found
+        self._prev_holder, self._last_holder = last, holder
+        return holder
+
+    def _held(self, path: Path) -> Holder:
+        """`path`'s holder: everything of it but its attributes."""
+        return self._holder(path.peer, path.next_hops, path.stale, path.path_id)
+
+    def _path(self, attributes: PathAttributes, holder: Holder) -> Path:
+        """The `Path` a stored pair stands for; the last one is reused."""
+        last = self._last_path
+        if last is not None and last[0] is attributes and last[1] is holder:
+            return last[2]
+        path = make_path(attributes, *holder)
+        self._last_path = (attributes, holder, path)
+        return path
+
+    def _paths(self, flat: Flat) -> tuple[Path, ...]:
+        """The `Path`s of stored candidates, in order."""
+        if len(flat) == 2:
+            return (self._path(flat[0], flat[1]),)
+        return tuple([self._path(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)])
+
+    def _selected(self, prefix: Prefix, flat: Flat) -> Flat:
+        count = self._partial.get(prefix)
+        return flat if count is None else flat[:2 * count]
+
+    # -- counts ------------------------------------------------------------------------------------
+
     def count(self, origin_name: str) -> int:
         """How many candidates `origin_name` contributes (every path id counts), in O(1)."""
         return self._counts.get(origin_name, 0)
@@ -87,14 +167,17 @@ class LocRib:
         """How many of `origin_name`'s candidates are marked stale, in O(1)."""
         return self._stale.get(origin_name, 0)
 
-    def _count(self, name: str, old: Path | None, new: Path | None) -> None:
-        """Keep `count` / `stale_count` in step: `name`'s candidate `old` became `new` (None: absent)."""
+    def _count(self, name: str, old: Holder | None, new: Holder | None) -> None:
+        """Keep `count` / `stale_count` in step: `name`'s candidate held by `old` became `new` (None:
+        absent)."""
         delta = (new is not None) - (old is not None)
         if delta:
             self._counts[name] = self._counts.get(name, 0) + delta
-        stale = (new is not None and new.stale) - (old is not None and old.stale)
+        stale = (new is not None and new[2]) - (old is not None and old[2])
         if stale:
             self._stale[name] = self._stale.get(name, 0) + stale
+
+    # -- reading -----------------------------------------------------------------------------------
 
     def prefixes_of(self, origin_name: str) -> list[Prefix]:
         """The keys of every prefix holding a candidate of `origin_name`: the walk of the whole table
@@ -102,8 +185,8 @@ class LocRib:
         out: list[Prefix] = []
         add = out.append
         for entry in self._entries.values():
-            if entry[1].peer.name == origin_name or (
-                    len(entry) > 2 and any(p.peer.name == origin_name for p in entry[2:])):
+            if entry[2][0].name == origin_name or (
+                    len(entry) > 3 and any(entry[i][0].name == origin_name for i in range(4, len(entry), 2))):
                 add(entry[0])
         return out
 
@@ -112,27 +195,24 @@ class LocRib:
         return how many were marked: RFC 4724 4.2 (helper) and RFC 7313 (BoRR) for a neighbor without
         an import table. Staleness takes no part in the decision, so the order and the selection stay;
         a re-announcement replaces the path and a sweep (`paths_of(stale_only=True)`) removes the rest.
-        One stale copy per distinct `Path` (the prefixes of one UPDATE share theirs), so marking a
-        full table allocates a few thousand objects, not a million. Reports no change: forwarding is
-        the same."""
-        copies: dict[int, tuple[Path, Path]] = {}  # id(path) -> (path kept alive, its stale copy)
+        Only holders change (shared ones), so marking a full table allocates one tuple per prefix.
+        Reports no change: forwarding is the same."""
         table = self._entries
         marked = 0
         for key, entry in table.items():  # values of existing keys only: safe while iterating
             if families is not None and (int(key.afi), 1) not in families:
                 continue
-            if not any(p.peer.name == origin_name and not p.stale for p in entry[1:]):
-                continue
             new: list[Any] = [key]
-            for path in entry[1:]:
-                if path.peer.name == origin_name and not path.stale:
-                    hit = copies.get(id(path))
-                    if hit is None:
-                        hit = copies[id(path)] = (path, dataclasses.replace(path, stale=True))
-                    path = hit[1]
+            hit = False
+            for i in range(1, len(entry), 2):
+                holder: Holder = entry[i + 1]
+                if holder[0].name == origin_name and not holder[2]:
+                    holder = self._holder(holder[0], holder[1], True, holder[3])
                     marked += 1
-                new.append(path)
-            table[key] = tuple(new)
+                    hit = True
+                new += (entry[i], holder)
+            if hit:
+                table[key] = tuple(new)
         if marked:
             self._stale[origin_name] = self._stale.get(origin_name, 0) + marked
         return marked
@@ -144,9 +224,10 @@ class LocRib:
             return []
         out: list[tuple[Prefix, Path]] = []
         for entry in self._entries.values():
-            for path in entry[1:]:
-                if path.peer.name == origin_name and (path.stale or not stale_only):
-                    out.append((entry[0], path))
+            for i in range(1, len(entry), 2):
+                holder: Holder = entry[i + 1]
+                if holder[0].name == origin_name and (holder[2] or not stale_only):
+                    out.append((entry[0], self._path(entry[i], holder)))
         return out
 
     def key(self, prefix: Prefix) -> Prefix:
@@ -158,30 +239,26 @@ class LocRib:
         key: Prefix = entry[0]
         return key
 
-    def _selected(self, prefix: Prefix, paths: tuple[Path, ...]) -> tuple[Path, ...]:
-        count = self._partial.get(prefix)
-        return paths if count is None else paths[:count]
-
     def best(self, prefix: Prefix) -> Path | None:
         entry = self._entries.get(prefix)
-        if entry is None:
-            return None
-        best: Path = entry[1]
-        return best
+        return None if entry is None else self._path(entry[1], entry[2])
 
     def multipath(self, prefix: Prefix) -> tuple[Path, ...]:
         entry = self._entries.get(prefix)
-        return self._selected(prefix, _candidates(entry)) if entry is not None else ()
+        return self._paths(self._selected(prefix, entry[1:])) if entry is not None else ()
 
     def candidates(self, prefix: Prefix) -> tuple[Path, ...]:
         entry = self._entries.get(prefix)
-        return _candidates(entry) if entry is not None else ()
+        return self._paths(entry[1:]) if entry is not None else ()
 
     def path_of(self, prefix: Prefix, peer_name: str, path_id: int = 0) -> Path | None:
         """The candidate `peer_name` contributed for `prefix` (its post-policy path), if any."""
-        for path in self.candidates(prefix):
-            if path.peer.name == peer_name and path.path_id == path_id:
-                return path
+        entry = self._entries.get(prefix)
+        if entry is not None:
+            for i in range(1, len(entry), 2):
+                holder: Holder = entry[i + 1]
+                if holder[0].name == peer_name and holder[3] == path_id:
+                    return self._path(entry[i], holder)
         return None
 
     def selection(self, prefix: Prefix) -> Selection:
@@ -193,54 +270,61 @@ class LocRib:
         partial = self._partial
         for prefix, entry in self._entries.items():
             count = partial.get(prefix) if partial else None
-            selected: tuple[Path, ...] = entry[1:] if count is None else entry[1:count + 1]
-            yield prefix, selected
+            yield prefix, self._paths(entry[1:] if count is None else entry[1:2 * count + 1])
+
+    # -- changing ----------------------------------------------------------------------------------
 
     def update(
         self, prefix: Prefix, peer: PeerInfo, path: Path | None, path_id: int = 0
     ) -> BestChange | None:
         """Replace (or with `path=None` remove) `peer`'s path `path_id` (RFC 7911; 0 without ADD-PATH)
         for `prefix`; return the change of the selection, or None when the best path and multipath
-        set stayed the same objects."""
+        set stayed the same."""
         entry = self._entries.get(prefix)
         name = peer.name
+        holder = self._held(path) if path is not None else None
         if entry is None:
-            if path is None:
+            if path is None or holder is None:
                 return None
-            self._entries[prefix] = (prefix, path)
-            self._count(name, None, path)
+            self._entries[prefix] = (prefix, path.attributes, holder)
+            self._count(name, None, holder)
             return best_change(prefix, path, (path,))
         key: Prefix = entry[0]
-        if len(entry) == 2:  # the shapes of a feed: first path replaced, or a second one arriving
-            only: Path = entry[1]
-            if only.peer.name == name and only.path_id == path_id:
-                if path is only:
+        flat: Flat = entry[1:]
+        if len(entry) == 3:  # the shapes of a feed: first path replaced, or a second one arriving
+            only: Holder = entry[2]
+            if only[0].name == name and only[3] == path_id:
+                if path is not None and path.attributes is entry[1] and holder is only:
                     return None
-                self._count(name, only, path)
-                if path is None:
+                self._count(name, only, holder)
+                if path is None or holder is None:
                     del self._entries[prefix]
                     return best_change(key, None, ())
-                self._entries[prefix] = (key, path)
+                self._entries[prefix] = (key, path.attributes, holder)
                 return best_change(key, path, (path,))
-            if path is None:
+            if path is None or holder is None:
                 return None
-            path = self._twin(only, path)
-            self._count(name, None, path)
-            return self._reselect(key, (only, path), (only,))
-        paths = _candidates(entry)
-        old_selected = self._selected(prefix, paths)
-        others = tuple([p for p in paths if p.peer.name != name or p.path_id != path_id])
-        old = None if len(others) == len(paths) else next(
-            p for p in paths if p.peer.name == name and p.path_id == path_id)
-        if path is None:
+            stored = self._twin(entry[1], path)
+            self._count(name, None, stored[1])
+            return self._reselect(key, flat + stored, flat)
+        old_selected = self._selected(prefix, flat)
+        others: list[Any] = []
+        old: Holder | None = None
+        for attrs, held in _pairs(flat):
+            if held[0].name == name and held[3] == path_id:
+                old = held
+            else:
+                others += (attrs, held)
+        if path is None or holder is None:
             if old is None:
                 return None
-            candidates = others
+            candidates = tuple(others)
         else:
-            if len(others) == 1:  # the other ToR's path beside it: see `_twin`
-                path = self._twin(others[0], path)
-            candidates = (*others, path)
-        self._count(name, old, path)
+            stored = (path.attributes, holder)
+            if len(others) == 2:  # the other ToR's path beside it: see `_twin`
+                stored = self._twin(others[0], path)
+            candidates = (*others, *stored)
+        self._count(name, old, None if path is None else candidates[-1])
         return self._reselect(key, candidates, old_selected)
 
     def update_many(self, prefixes: Iterable[Prefix], peer: PeerInfo, path: Path,
@@ -253,6 +337,8 @@ class LocRib:
         replaced, a second ToR's path arriving) are handled here without a call per prefix."""
         entries = self._entries
         name = peer.name
+        attrs = path.attributes
+        holder = self._held(path)
         keys: list[Prefix] = []
         add_key, add_change = keys.append, changes.append
         alone = (path,)  # the multipath set of every prefix `path` is alone on, shared
@@ -260,30 +346,30 @@ class LocRib:
         for prefix in prefixes:
             entry = entries.get(prefix)
             if entry is None:
-                entries[prefix] = (prefix, path)
+                entries[prefix] = (prefix, attrs, holder)
                 added += 1
                 add_key(prefix)
                 add_change(best_change(prefix, path, alone))
                 continue
             key: Prefix = entry[0]
             add_key(key)
-            if len(entry) == 2:
-                only: Path = entry[1]
-                if only.peer.name == name and only.path_id == 0:
-                    if path is not only:
-                        if only.stale or path.stale:
-                            self._count(name, only, path)
-                        entries[key] = (key, path)
+            if len(entry) == 3:
+                only: Holder = entry[2]
+                if only[0].name == name and only[3] == 0:
+                    if only is not holder or entry[1] is not attrs:
+                        if only[2] or holder[2]:
+                            self._count(name, only, holder)
+                        entries[key] = (key, attrs, holder)
                         add_change(best_change(key, path, alone))
                     continue
-                change = self._second_origin(key, only, path)
+                change = self._second_origin(key, entry[1], only, path)
             else:
                 change = self.update(key, peer, path)
             if change is not None:
                 add_change(change)
         if added:
             self._counts[name] = self._counts.get(name, 0) + added
-            if path.stale:
+            if holder[2]:
                 self._stale[name] = self._stale.get(name, 0) + added
         return keys
 
@@ -294,59 +380,65 @@ class LocRib:
         entries = self._entries
         entry = entries.get(prefix)
         if entry is None:
-            entries[prefix] = (prefix, path)
-            self._count(peer.name, None, path)
+            holder = self._held(path)
+            entries[prefix] = (prefix, path.attributes, holder)
+            self._count(peer.name, None, holder)
             changes.append(best_change(prefix, path, (path,)))
             return prefix
         key: Prefix = entry[0]
-        if len(entry) == 2:
-            only: Path = entry[1]
-            if only.peer.name == peer.name and only.path_id == 0:
-                if path is not only:
-                    if only.stale or path.stale:
-                        self._count(peer.name, only, path)
-                    entries[key] = (key, path)
+        if len(entry) == 3:
+            only: Holder = entry[2]
+            if only[0].name == peer.name and only[3] == 0:
+                holder = self._held(path)
+                if only is not holder or entry[1] is not path.attributes:
+                    if only[2] or holder[2]:
+                        self._count(peer.name, only, holder)
+                    entries[key] = (key, path.attributes, holder)
                     changes.append(best_change(key, path, (path,)))
                 return key
-            change = self._second_origin(key, only, path)
+            change = self._second_origin(key, entry[1], only, path)
         else:
             change = self.update(key, peer, path)
         if change is not None:
             changes.append(change)
         return key
 
-    def _second_origin(self, key: Prefix, only: Path, path: Path) -> BestChange | None:
+    def _second_origin(
+        self, key: Prefix, held: PathAttributes, only: Holder, path: Path
+    ) -> BestChange | None:
         """`update_many`'s and `update_one`'s answer when `path`, from a second origin (the other
-        ToR), joins the one path `only` of prefix `key`: consecutive prefixes ask the same question of
-        `_rank_pair`, whose answer also gives the multipath tuple every prefix of the run shares."""
-        path = self._twin(only, path)
-        self._count(path.peer.name, None, path)
-        pair = self._rank_pair(only, path)
+        ToR), joins the one candidate `(held, only)` of prefix `key`: consecutive prefixes ask the
+        same question of `_rank_pair`, whose answer also gives the multipath tuple every prefix of
+        the run shares."""
+        attrs, holder = self._twin(held, path)
+        self._count(holder[0].name, None, holder)
+        pair = self._rank_pair(held, only, attrs, holder, path if attrs is path.attributes else None)
         if pair is None:
-            return self._reselect(key, (only, path), (only,))
-        ordered, count = pair
+            return self._reselect(key, (held, only, attrs, holder), (held, only))
+        ordered, paths, count = pair
         self._entries[key] = (key, *ordered)
         if count == 2:
-            return best_change(key, ordered[0], ordered)
+            return best_change(key, paths[0], paths)
         self._partial[key] = count  # one selected: recorded as partial; a change only if the new path won
-        return None if ordered[0] is only else best_change(key, ordered[0], ordered[:1])
+        return None if ordered[1] is only and ordered[0] is held else best_change(key, paths[0], paths[:1])
 
-    def _twin(self, only: Path, path: Path) -> Path:
-        """`path` as stored beside `only`, another origin's path for the same prefix: when the two
-        sets are next-hop twins (`route.next_hop_twins`: the other ToR's copy of the route), `path`
-        holds `only`'s set and its own IPv4 NEXT_HOP in `next_hops` (`route.twin_path`), so its own
-        set (with its received bytes and intern entry, ~430 bytes) is not kept: with unique sets per
-        prefix (feed (c)) that is half the sets. Same route, same decision (every attribute it reads
-        is equal), same next hop (`Path.next_hop`). Else `path` itself."""
-        held = only.attributes
+    def _twin(self, held: PathAttributes, path: Path) -> tuple[PathAttributes, Holder]:
+        """The pair to store for `path` beside a candidate with the set `held`,
+        another origin's, for the same prefix: when the two sets are next-hop twins
+        (`route.next_hop_twins`: the other ToR's copy of the route), `held` with `path`'s own IPv4
+        NEXT_HOP in the holder's `next_hops`, so its own set (with its received bytes and intern
+        entry) is not kept: with unique sets per prefix (feed (c)) that is half the sets. Same route,
+        same decision (every attribute it reads is equal), same next hop (`Path.next_hop`). Else
+        `path`'s own pair."""
         attrs = path.attributes
         if attrs is held or path.next_hops or attrs.next_hop is None:
-            return path
+            return attrs, self._held(path)
         last = self._last_twin
         if last is not None and last[0] is held and last[1] is path:
             return last[2]  # the next prefix of the same run: the same answer
-        twin = path
-        if next_hop_twins(held, attrs):
+        if not next_hop_twins(held, attrs):
+            stored = attrs, self._held(path)
+        else:
             hop = attrs.next_hop
             hops = self._last_hops
             if hops is None or hops[0] is not hop:  # an address hashes in Python: looked up on change
@@ -356,52 +448,66 @@ class LocRib:
                         self._hop_tuples.clear()
                     hops = self._hop_tuples[hop] = (hop,)
                 self._last_hops = hops
-            twin = twin_path(path, held, hops)
-        self._last_twin = (held, path, twin)
-        return twin
+            stored = held, self._holder(path.peer, hops, path.stale, path.path_id)
+        self._last_twin = (held, path, stored)
+        return stored
 
-    def _rank_pair(self, a: Path, b: Path) -> tuple[tuple[Path, Path], int] | None:
+    def _rank_pair(self, a1: PathAttributes, h1: Holder, a2: PathAttributes, h2: Holder,
+                   second: Path | None = None) -> Ranked | None:
+        """`decision.rank_pair` of two stored candidates: (the two pairs ordered, their `Path`s in
+        that order, how many are selected), or None to run `select`. `second`, when given, is the
+        second candidate's `Path` already built."""
         last = self._last_pair
-        if last is not None and last[0] is a and last[1] is b and last[2] is self.options:
-            return last[3]
-        answer = rank_pair(a, b, self.options)
-        self._last_pair = (a, b, self.options, answer)
+        options = self.options
+        if last is not None:
+            seen = last[0]
+            if seen[0] is a1 and seen[1] is h1 and seen[2] is a2 and seen[3] is h2 and last[1] is options:
+                return last[2]
+        a = make_path(a1, *h1)
+        b = second if second is not None else make_path(a2, *h2)
+        ranked = rank_pair(a, b, options)
+        answer: Ranked | None = None
+        if ranked is not None:
+            (first, other), count = ranked
+            answer = ((a1, h1, a2, h2) if first is a else (a2, h2, a1, h1)), (first, other), count
+        self._last_pair = ((a1, h1, a2, h2), options, answer)
         return answer
 
-    def _reselect(
-        self, key: Prefix, candidates: tuple[Path, ...], old_selected: tuple[Path, ...]
-    ) -> BestChange | None:
-        """Store the selection among `candidates` for `key` (the stored key object) and report it
-        if it differs from `old_selected`."""
+    def _reselect(self, key: Prefix, candidates: Flat, old_selected: Flat) -> BestChange | None:
+        """Store the selection among `candidates` (stored pairs) for `key` (the stored key object)
+        and report it if it differs from `old_selected`."""
         if not candidates:
             del self._entries[key]
             self._partial.pop(key, None)
             return best_change(key, None, ())
-        if len(candidates) == 1:
-            self._entries[key] = (key, candidates[0])
+        if len(candidates) == 2:
+            self._entries[key] = (key, *candidates)
             if self._partial:
                 self._partial.pop(key, None)
-            new_selected: tuple[Path, ...] = candidates
+            if _same_selection(old_selected, candidates):
+                return None
+            only = self._path(candidates[0], candidates[1])
+            return best_change(key, only, (only,))
+        pair = self._rank_pair(*candidates) if len(candidates) == 4 else None
+        paths: tuple[Path, ...]
+        if pair is not None:
+            ordered, paths, count = pair
         else:
-            pair = self._rank_pair(candidates[0], candidates[1]) if len(candidates) == 2 else None
-            if pair is not None:
-                ordered: tuple[Path, ...] = pair[0]
-                count = pair[1]
-            else:
-                sel = select(candidates, self.options)
-                ordered = sel.multipath + tuple([p for p, _ in sel.losers])
-                count = len(sel.multipath)
-            self._entries[key] = (key, *ordered)
-            if count == len(ordered):
-                new_selected = ordered
-                if self._partial:
-                    self._partial.pop(key, None)
-            else:
-                new_selected = ordered[:count]
-                self._partial[key] = count
-        if _same_selection(old_selected, new_selected):
+            built = self._paths(candidates)
+            sel = select(built, self.options)
+            ranked = sel.multipath + tuple([p for p, _ in sel.losers])
+            at = {id(p): i for i, p in enumerate(built)}
+            ordered = tuple([x for p in ranked for x in candidates[2 * at[id(p)]:2 * at[id(p)] + 2]])
+            paths, count = ranked, len(sel.multipath)
+        self._entries[key] = (key, *ordered)
+        if 2 * count == len(ordered):
+            if self._partial:
+                self._partial.pop(key, None)
+        else:
+            self._partial[key] = count
+        if _same_selection(old_selected, ordered[:2 * count]):
             return None
-        return best_change(key, new_selected[0], new_selected)
+        return best_change(key, paths[0], tuple(paths[:count]))
 
     def remove_peer(self, peer_name: str, prefixes: Iterable[Prefix]) -> list[BestChange]:
         """Drop every path of one origin (session down, BFD down) for `prefixes` (the origin's
@@ -417,38 +523,43 @@ class LocRib:
             if entry is None:
                 continue
             key: Prefix = entry[0]
-            if len(entry) == 2:
-                if entry[1].peer.name != peer_name:
+            if len(entry) == 3:
+                if entry[2][0].name != peer_name:
                     continue
                 del table[prefix]
                 removed += 1
-                stale += entry[1].stale
+                stale += entry[2][2]
                 if partial:
                     partial.pop(prefix, None)
                 changes.append(best_change(key, None, ()))
                 continue
-            if len(entry) == 3:  # both ToRs had it: the other path stays, alone
-                first: Path = entry[1]
-                second: Path = entry[2]
-                first_gone, second_gone = first.peer.name == peer_name, second.peer.name == peer_name
+            if len(entry) == 5:  # both ToRs had it: the other path stays, alone
+                first: Holder = entry[2]
+                second: Holder = entry[4]
+                first_gone, second_gone = first[0].name == peer_name, second[0].name == peer_name
                 if first_gone != second_gone:
-                    keep = second if first_gone else first
+                    attrs, keep = (entry[3], second) if first_gone else (entry[1], first)
                     removed += 1
-                    stale += (first if first_gone else second).stale
-                    table[prefix] = (key, keep)
+                    stale += (first if first_gone else second)[2]
+                    table[prefix] = (key, attrs, keep)
                     count = partial.pop(prefix, None) if partial else None
                     if first_gone or count is None:  # the removed path was selected
-                        changes.append(best_change(key, keep, (keep,)))
+                        path = self._path(attrs, keep)
+                        changes.append(best_change(key, path, (path,)))
                     continue
                 if not first_gone:
                     continue
-            paths = _candidates(entry)
-            candidates = tuple([p for p in paths if p.peer.name != peer_name])
-            if len(candidates) == len(paths):
+            flat: Flat = entry[1:]
+            kept: list[Any] = []
+            for attrs, held in _pairs(flat):
+                if held[0].name == peer_name:
+                    removed += 1
+                    stale += held[2]
+                else:
+                    kept += (attrs, held)
+            if len(kept) == len(flat):
                 continue
-            removed += len(paths) - len(candidates)
-            stale += sum(p.stale for p in paths if p.peer.name == peer_name)
-            change = self._reselect(key, candidates, self._selected(prefix, paths))
+            change = self._reselect(key, tuple(kept), self._selected(prefix, flat))
             if change is not None:
                 changes.append(change)
         if removed:
@@ -465,8 +576,8 @@ class LocRib:
             entry = self._entries.get(prefix)
             if entry is None:
                 continue
-            paths = _candidates(entry)
-            change = self._reselect(entry[0], paths, self._selected(prefix, paths))
+            flat: Flat = entry[1:]
+            change = self._reselect(entry[0], flat, self._selected(prefix, flat))
             if change is not None:
                 changes.append(change)
         return changes
