@@ -65,6 +65,7 @@ class FeedResult:
     cpu_s: float = 0.0
     peak_rss_mib: float = 0.0
     bytes_per_path: float = 0.0
+    steady_bytes_per_path: float = 0.0
     kernel_check_s: float = 0.0  # duration of the last netlink dump: the resolution of up_to_kernel_s
     rib_poll_s: float = 0.0  # interval between RIB queries at the end: the resolution of up_to_rib_s
     rib_query_max_s: float = 0.0  # slowest RIB query (a busy daemon answers its control socket late)
@@ -145,6 +146,9 @@ def measure(
         peak_kib = tree_memory_kib(rx.pid, "VmHWM")
         res.peak_rss_mib = round(peak_kib / 1024, 1)
         res.bytes_per_path = round((peak_kib - idle_kib) * 1024 / res.paths, 1)
+        # RSS once loaded, against the peak: what the transients of the load (read buffers, queued
+        # kernel batches, a dict's resize) add on top of the tables themselves
+        res.steady_bytes_per_path = round((tree_memory_kib(rx.pid, "VmRSS") - idle_kib) * 1024 / res.paths, 1)
         res.up_to_rib_s = round(t_rib - t_up, 2) if t_rib else None
         res.up_to_kernel_s = round(t_kernel - t_up, 2) if t_kernel else None
         res.second_up_s = round(t_up2 - t_up, 2) if t_up2 else None
@@ -240,15 +244,16 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 def report(results: list[FeedResult]) -> str:
     lines = ["", "feed | receiver | paths | 2nd session up +s | up->RIB s | up->kernel s | CPU s | "
-             "peak RSS MiB | bytes/path"]
-    lines.append("---|---|---|---|---|---|---|---|---")
+             "peak RSS MiB | bytes/path (peak) | bytes/path (loaded)"]
+    lines.append("---|---|---|---|---|---|---|---|---|---")
     for r in results:
         rib = r.up_to_rib_s if r.up_to_rib_s is not None else "-"
         kernel = r.up_to_kernel_s if r.up_to_kernel_s is not None else "-"
         second = r.second_up_s if r.second_up_s is not None else "-"
         lines.append(
             f"{r.feed} | {r.receiver} | {r.paths:,} | {second} | {rib} | {kernel} | {r.cpu_s} | "
-            f"{r.peak_rss_mib} | {r.bytes_per_path:.0f}" + (f"  ERROR: {r.error}" if r.error else "")
+            f"{r.peak_rss_mib} | {r.bytes_per_path:.0f} | {r.steady_bytes_per_path:.0f}"
+            + (f"  ERROR: {r.error}" if r.error else "")
         )
     lines += [
         "",
