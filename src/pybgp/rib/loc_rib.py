@@ -411,7 +411,10 @@ class LocRib:
         same question of `_rank_pair`, whose answer also gives the multipath tuple every prefix of
         the run shares."""
         attrs, holder = self._twin(held, path)
-        self._count(holder[0].name, None, holder)
+        name = holder[0].name  # `_count(name, None, holder)`, inline: once per prefix of a feed
+        self._counts[name] = self._counts.get(name, 0) + 1
+        if holder[2]:
+            self._stale[name] = self._stale.get(name, 0) + 1
         pair = self._rank_pair(held, only, attrs, holder, path if attrs is path.attributes else None)
         if pair is None:
             return self._reselect(key, (held, only, attrs, holder), (held, only))
@@ -430,13 +433,11 @@ class LocRib:
         entry) is not kept: with unique sets per prefix (feed (c)) that is half the sets. Same route,
         same decision (every attribute it reads is equal), same next hop (`Path.next_hop`). Else
         `path`'s own pair."""
-        attrs = path.attributes
-        if attrs is held or path.next_hops or attrs.next_hop is None:
-            return attrs, self._held(path)
         last = self._last_twin
         if last is not None and last[0] is held and last[1] is path:
             return last[2]  # the next prefix of the same run: the same answer
-        if not next_hop_twins(held, attrs):
+        attrs = path.attributes
+        if attrs is held or path.next_hops or attrs.next_hop is None or not next_hop_twins(held, attrs):
             stored = attrs, self._held(path)
         else:
             hop = attrs.next_hop
