@@ -97,6 +97,9 @@ class LocRib:
         self._last_holder = self._prev_holder = _NO_HOLDER
         # The last `Path` built from a pair (`_path`): the prefixes of one UPDATE share theirs.
         self._last_path: tuple[PathAttributes, Holder, Path] | None = None
+        # The last two-candidate selection built (`_paths`): the prefixes of one UPDATE, stored one
+        # after the other, share it, and so do a walk's (the kernel's release, `items`) in that order.
+        self._last_two: tuple[Flat, tuple[Path, ...]] = ((None, _NO_HOLDER, None, _NO_HOLDER), ())
         # The last `_rank_pair` answer: prefixes of one UPDATE share their pairs (one set per UPDATE
         # and origin), so a feed asks the same question for prefix after prefix.
         self._last_pair: tuple[Flat, DecisionOptions, Ranked | None] | None = None
@@ -151,6 +154,13 @@ class LocRib:
         """The `Path`s of stored candidates, in order."""
         if len(flat) == 2:
             return (self._path(flat[0], flat[1]),)
+        if len(flat) == 4:  # both ToRs' paths: one walk of a full table builds 2M of them otherwise
+            seen, paths = self._last_two
+            if seen[0] is flat[0] and seen[1] is flat[1] and seen[2] is flat[2] and seen[3] is flat[3]:
+                return paths
+            paths = (make_path(flat[0], *flat[1]), make_path(flat[2], *flat[3]))
+            self._last_two = (flat, paths)
+            return paths
         return tuple([self._path(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)])
 
     def _selected(self, prefix: Prefix, flat: Flat) -> Flat:
@@ -245,7 +255,9 @@ class LocRib:
 
     def multipath(self, prefix: Prefix) -> tuple[Path, ...]:
         entry = self._entries.get(prefix)
-        return self._paths(self._selected(prefix, entry[1:])) if entry is not None else ()
+        if entry is None:
+            return ()
+        return self._paths(entry[1:] if not self._partial else self._selected(prefix, entry[1:]))
 
     def candidates(self, prefix: Prefix) -> tuple[Path, ...]:
         entry = self._entries.get(prefix)
