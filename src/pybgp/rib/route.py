@@ -4,15 +4,16 @@ Owns: `Source` (bgp, interface, static, kernel), `PeerInfo` (the facts about a p
 decision process and policies read: addresses, ASNs, router ID, iBGP/eBGP, the link's subnet),
 `Path` (one candidate route: interned attributes + its origin) with its cheap constructor
 `make_path`, `BestChange` (what the kernel layer and the library's users receive) with its cheap
-constructor `best_change`, `next_hop_twins` / `twin_path` (one set for both ToRs' copies of a
-route, the next hops apart) and `same_route` / `same_path` (comparing paths a twin may stand in
+constructor `best_change`, `next_hop_twins` (one set for both ToRs' copies of a route, the next
+hops apart: `LocRib._twin`) and `same_route` / `same_path` (comparing paths a twin may stand in
 for), `AttributeInterner` (one shared `PathAttributes` per distinct set, also for sets that
 policies rewrote), and `rewrite_attributes` (the copy-with-changes those rewrites use).
 Never does: selection (that is `decision.py`), policy, or any I/O.
 
-Memory: a full table holds a million paths, so a `Path` is a slotted object of four references. The
-attributes are shared (the codec interns them; policy outputs go through `AttributeInterner`), the
-`PeerInfo` is shared by every path of one session, and the prefix is the dict key, not a field.
+Memory: a `Path` is a slotted object of five references. The attributes are shared (the codec interns
+them; policy outputs go through `AttributeInterner`), the `PeerInfo` is shared by every path of one
+session, and the prefix is not a field. The Loc-RIB keeps no `Path` per prefix at all (its entries
+hold the attributes and the rest of the path apart, `loc_rib.Holder`) and builds them when asked.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Path:
     `next_hops`, when not empty, is the path's next hop and overrides `attributes.next_hop`: the
     MP_REACH next hops (IPv6 global, link-local), or the IPv4 next hop an import policy set (TARGET
     rule 4), kept here so the attribute set stays the received, shared one; or the path's own
-    NEXT_HOP when the Loc-RIB gave it the other ToR's equal set (`twin_path`). Read the next hop
+    NEXT_HOP when the Loc-RIB gave it the other ToR's equal set (`LocRib._twin`). Read the next hop
     through `next_hop`, never `attributes.next_hop`. Export (`export_path`) moves an IPv4 one back
     into the NEXT_HOP attribute. `stale` marks a path kept by a graceful-restart helper (RFC 4724 4.2)
     after its session went down, until End-of-RIB or the restart timer sweeps it. `path_id` is the
@@ -170,22 +171,15 @@ _BESIDES_NEXT_HOP = attrgetter(*_TWIN_FIELDS)
 def next_hop_twins(a: PathAttributes, b: PathAttributes) -> bool:
     """Whether `a` and `b` are the same set but (perhaps) for NEXT_HOP: what the two route-reflector
     ToRs of a server send for every prefix, each with its own address. A path with `b` and an IPv4
-    NEXT_HOP can then hold `a` and carry its next hop in `next_hops` (`twin_path`), so the one
+    NEXT_HOP can then hold `a` and carry its next hop in `next_hops` (`LocRib._twin`), so the one
     set serves both ToRs' paths. Compared field by field, the shared value objects of a sibling
     decode (`wire.attrfast._sibling`) by identity."""
     return _BESIDES_NEXT_HOP(a) == _BESIDES_NEXT_HOP(b)
 
 
-def twin_path(path: Path, attributes: PathAttributes, next_hops: tuple[IPAddress, ...]) -> Path:
-    """`path` holding `attributes` (a next-hop twin of its own set, see `next_hop_twins`) and its
-    next hop in `next_hops` (`(path.attributes.next_hop,)`, passed in so callers can share one tuple
-    per address): the same route, read through `Path.next_hop`, without a set of its own."""
-    return make_path(attributes, path.peer, next_hops, path.stale, path.path_id)
-
-
 def same_route(a: Path, b: Path) -> bool:
     """Whether `a` and `b` say the same thing (attributes and next hops), a twin's borrowed set
-    (`twin_path`) counting as equal to the set it stands in for. Next hops are compared as paths
+    (`LocRib._twin`) counting as equal to the set it stands in for. Next hops are compared as paths
     read them (`next_hops`, else NEXT_HOP)."""
     return _hops_of(a) == _hops_of(b) and (a.attributes is b.attributes
                                            or next_hop_twins(a.attributes, b.attributes))
@@ -194,7 +188,7 @@ def same_route(a: Path, b: Path) -> bool:
 def same_path(a: Path, b: Path) -> bool:
     """Whether `a` and `b` are the same candidate: the same route (`same_route`) from the same origin,
     path identifier and staleness. What to compare a stored path with instead of `is`: the Loc-RIB
-    may hold a twin (`twin_path`) of the path it was given."""
+    may hold a twin (`LocRib._twin`) of the path it was given, and hands out `Path`s it builds."""
     return a is b or (a.peer is b.peer and a.path_id == b.path_id and a.stale == b.stale
                       and same_route(a, b))
 
