@@ -6,7 +6,7 @@ import ipaddress
 
 from pybgp.rib.adj_rib import AdjRibIn, export_path, loop_reason
 from pybgp.rib.loc_rib import LocRib
-from pybgp.rib.route import Path, PeerInfo, Source, same_path, same_route
+from pybgp.rib.route import BestChange, Path, PeerInfo, Source, same_path, same_route
 from pybgp.wire.attributes import AsPathSegment, PathAttributes
 from pybgp.wire.constants import AsPathSegmentType, Origin
 from pybgp.wire.nlri import Prefix
@@ -52,6 +52,31 @@ def test_loc_rib_changes_and_multipath() -> None:
     assert rib.update(P, TOR2, None) is None
     ch = rib.update(P, TOR1, None)
     assert ch is not None and ch.best is None and P not in rib
+
+
+def test_staleness_alone_is_no_change() -> None:
+    """Marking a path stale reports nothing (`mark_stale`), and its re-announcement, fresh again but
+    otherwise the same, reports nothing either: the Loc-RIB of a neighbor without an import table,
+    which marks its paths stale, reports what one with the table reports (`test_import_table.py`).
+    The counts follow; a re-announcement that changes the route is a change."""
+    rib = LocRib()
+    a, b = mk(TOR1), mk(TOR2)
+    rib.update(P, TOR1, a)
+    assert rib.mark_stale("tor1") == 1 and rib.stale_count("tor1") == 1
+    assert rib.update(P, TOR1, a) is None
+    assert rib.stale_count("tor1") == 0 and rib.best(P) == a
+    changes: list[BestChange] = []
+    rib.mark_stale("tor1")
+    rib.update_one(P, TOR1, a, changes)  # the feed's path, same answer
+    assert changes == [] and rib.stale_count("tor1") == 0
+    rib.update(P, TOR2, b)  # two candidates: the selection is compared without staleness too
+    assert rib.mark_stale("tor2") == 1
+    assert rib.update(P, TOR2, b) is None and rib.stale_count("tor2") == 0
+    assert rib.count("tor1") == rib.count("tor2") == 1
+    better = mk(TOR1, lp=200)
+    rib.mark_stale("tor1")
+    change = rib.update(P, TOR1, better)
+    assert change is not None and change.best == better and rib.stale_count("tor1") == 0
 
 
 def test_twin_only_for_the_same_set_but_next_hop() -> None:

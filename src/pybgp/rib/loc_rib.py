@@ -65,7 +65,21 @@ _NO_HOLDER: Holder = (_NOBODY, (), False, -1)
 
 
 def _same_selection(old: Flat, new: Flat) -> bool:
-    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))
+    """Whether two selections (stored pairs) forward the same: the same sets and holders, a holder
+    that differs in staleness alone counting as the same (`_same_but_stale`)."""
+    if len(old) != len(new):
+        return False
+    for i in range(0, len(old), 2):
+        if old[i] is not new[i] or not _same_but_stale(old[i + 1], new[i + 1]):
+            return False
+    return True
+
+
+def _same_but_stale(a: Holder, b: Holder) -> bool:
+    """Whether two holders are the same but perhaps for staleness. Staleness is not forwarding: marking
+    a path stale reports no change (`LocRib.mark_stale`), and neither does its re-announcement, so a
+    Loc-RIB that marks paths stale (no import table) reports what one that does not reports."""
+    return a is b or (a[0] is b[0] and a[1] is b[1] and a[3] == b[3])
 
 
 def _pairs(flat: Flat) -> Iterator[tuple[PathAttributes, Holder]]:
@@ -313,6 +327,8 @@ class LocRib:
                     del self._entries[prefix]
                     return best_change(key, None, ())
                 self._entries[prefix] = (key, path.attributes, holder)
+                if path.attributes is entry[1] and _same_but_stale(only, holder):
+                    return None
                 return best_change(key, path, (path,))
             if path is None or holder is None:
                 return None
@@ -372,7 +388,8 @@ class LocRib:
                         if only[2] or holder[2]:
                             self._count(name, only, holder)
                         entries[key] = (key, attrs, holder)
-                        add_change(best_change(key, path, alone))
+                        if entry[1] is not attrs or not _same_but_stale(only, holder):
+                            add_change(best_change(key, path, alone))
                     continue
                 change = self._second_origin(key, entry[1], only, path)
             else:
@@ -406,7 +423,8 @@ class LocRib:
                     if only[2] or holder[2]:
                         self._count(peer.name, only, holder)
                     entries[key] = (key, path.attributes, holder)
-                    changes.append(best_change(key, path, (path,)))
+                    if entry[1] is not path.attributes or not _same_but_stale(only, holder):
+                        changes.append(best_change(key, path, (path,)))
                 return key
             change = self._second_origin(key, entry[1], only, path)
         else:
