@@ -10,7 +10,7 @@ Memory (issue 6: a full table is a million prefixes from each of two ToRs). A pr
 entry and one flat tuple, `(key, attributes, holder, attributes, holder, ...)`: per candidate, best
 first, its attribute set and its `Holder`, the rest of a `Path` -- `(peer, next_hops, stale,
 path_id)` -- which a handful of objects serve for the whole table (one per session, next-hop tuple
-and staleness; `_holder`). No `Path` object is kept per prefix: where a feed has a set per prefix
+and staleness; `holders.py`). No `Path` object is kept per prefix: where a feed has a set per prefix
 (feed (c)) those were 144 of its ~650 bytes per prefix, and the tuple of two candidates is 80 bytes
 where the tuple and two `Path`s were 208. The readers (`best`, `candidates`, every `BestChange`) get
 `Path`s built from the pairs on demand, equal to the ones stored (one is remembered, so the prefixes
@@ -33,59 +33,18 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pybgp.rib.decision import DEFAULT_OPTIONS, DecisionOptions, Selection, rank_pair, select
+from pybgp.rib.holders import NO_HOLDER, Flat, Holder, Holders, pairs, same_but_stale, same_selection
 from pybgp.rib.route import BestChange, Path, PeerInfo, best_change, make_path, next_hop_twins
 from pybgp.wire.attributes import IPAddress, PathAttributes
 from pybgp.wire.nlri import Prefix
 
-Holder = tuple[PeerInfo, tuple[IPAddress, ...], bool, int]
-"""A stored candidate's `Path` but its attributes: `(peer, next_hops, stale, path_id)`, in
-`make_path`'s argument order, so `make_path(attributes, *holder)` is the path. Shared: `_holder`
-hands out one object per distinct value."""
-
 Entry = tuple[Any, ...]
 """`(key, attributes, holder, attributes, holder, ...)`: the stored `Prefix` object, then per
-candidate, best first, its attribute set and `Holder`. Typed `Any` because the hot loops unpack it
-without a `typing.cast` call per element; the accessors below give the typed views."""
-
-Flat = tuple[Any, ...]
-"""Candidates as an entry holds them without its key: `(attributes, holder, attributes, holder, ...)`."""
+candidate, best first, its attribute set and `Holder` (`holders.py`). Typed `Any` because the hot
+loops unpack it without a `typing.cast` call per element; the accessors below give the typed views."""
 
 Ranked = tuple[Flat, tuple[Path, Path], int]
 """`_rank_pair`'s answer: the two candidates ordered, their `Path`s in that order, how many are selected."""
-
-HOLDER_CACHE_SIZE = 4096
-"""Distinct holders remembered (a server has two sessions, a next-hop tuple per ToR address and the
-stale variants: a few dozen); beyond, the table starts afresh, and equal holders made later are other
-objects, which costs a no-op change report at most."""
-
-
-_NOBODY = PeerInfo(name="")
-_NO_HOLDER: Holder = (_NOBODY, (), False, -1)
-"""What the holder memo starts with: matches no path (no path identifier is negative)."""
-
-
-def _same_selection(old: Flat, new: Flat) -> bool:
-    """Whether two selections (stored pairs) forward the same: the same sets and holders, a holder
-    that differs in staleness alone counting as the same (`_same_but_stale`)."""
-    if len(old) != len(new):
-        return False
-    for i in range(0, len(old), 2):
-        if old[i] is not new[i] or not _same_but_stale(old[i + 1], new[i + 1]):
-            return False
-    return True
-
-
-def _same_but_stale(a: Holder, b: Holder) -> bool:
-    """Whether two holders are the same but perhaps for staleness. Staleness is not forwarding: marking
-    a path stale reports no change (`LocRib.mark_stale`), and neither does its re-announcement, so a
-    Loc-RIB that marks paths stale (no import table) reports what one that does not reports."""
-    return a is b or (a[0] is b[0] and a[1] is b[1] and a[3] == b[3])
-
-
-def _pairs(flat: Flat) -> Iterator[tuple[PathAttributes, Holder]]:
-    """The (attributes, holder) pairs of `flat`, in order."""
-    for i in range(0, len(flat), 2):
-        yield flat[i], flat[i + 1]
 
 
 class LocRib:
@@ -104,16 +63,13 @@ class LocRib:
         # Candidates per origin name, and how many of them are stale (RFC 4724 4.2 / RFC 7313).
         self._counts: dict[str, int] = {}
         self._stale: dict[str, int] = {}
-        # The shared holders, by the identity of their peer and next-hop tuple (an address hashes in
-        # Python; the holder keeps both objects alive, so their ids stay theirs), and the last two
-        # handed out: a feed from two ToRs alternates between one holder per ToR.
-        self._holders: dict[tuple[int, int, bool, int], Holder] = {}
-        self._last_holder = self._prev_holder = _NO_HOLDER
+        # The shared holders (`holders.Holders.get`, bound: one call per stored path).
+        self._holder = Holders().get
         # The last `Path` built from a pair (`_path`): the prefixes of one UPDATE share theirs.
         self._last_path: tuple[PathAttributes, Holder, Path] | None = None
         # The last two-candidate selection built (`_paths`): the prefixes of one UPDATE, stored one
         # after the other, share it, and so do a walk's (the kernel's release, `items`) in that order.
-        self._last_two: tuple[Flat, tuple[Path, ...]] = ((None, _NO_HOLDER, None, _NO_HOLDER), ())
+        self._last_two: tuple[Flat, tuple[Path, ...]] = ((None, NO_HOLDER, None, NO_HOLDER), ())
         # The last `_rank_pair` answer: prefixes of one UPDATE share their pairs (one set per UPDATE
         # and origin), so a feed asks the same question for prefix after prefix.
         self._last_pair: tuple[Flat, DecisionOptions, Ranked | None] | None = None
@@ -133,23 +89,6 @@ class LocRib:
         return iter(self._entries)
 
     # -- the stored form ---------------------------------------------------------------------------
-
-    def _holder(self, peer: PeerInfo, next_hops: tuple[IPAddress, ...], stale: bool, path_id: int) -> Holder:
-        """The shared `Holder` of these values (see `HOLDER_CACHE_SIZE`)."""
-        last = self._last_holder
-        if last[0] is peer and last[1] is next_hops and last[2] == stale and last[3] == path_id:
-            return last
-        holder = self._prev_holder
-        if not (holder[0] is peer and holder[1] is next_hops and holder[2] == stale and holder[3] == path_id):
-            key = (id(peer), id(next_hops), stale, path_id)
-            found = self._holders.get(key)
-            if found is None:
-                if len(self._holders) >= HOLDER_CACHE_SIZE:
-                    self._holders.clear()
-                found = self._holders[key] = (peer, next_hops, stale, path_id)
-            holder = found
-        self._prev_holder, self._last_holder = last, holder
-        return holder
 
     def _held(self, path: Path) -> Holder:
         """`path`'s holder: everything of it but its attributes."""
@@ -327,7 +266,7 @@ class LocRib:
                     del self._entries[prefix]
                     return best_change(key, None, ())
                 self._entries[prefix] = (key, path.attributes, holder)
-                if path.attributes is entry[1] and _same_but_stale(only, holder):
+                if path.attributes is entry[1] and same_but_stale(only, holder):
                     return None
                 return best_change(key, path, (path,))
             if path is None or holder is None:
@@ -338,7 +277,7 @@ class LocRib:
         old_selected = self._selected(prefix, flat)
         others: list[Any] = []
         old: Holder | None = None
-        for attrs, held in _pairs(flat):
+        for attrs, held in pairs(flat):
             if held[0].name == name and held[3] == path_id:
                 old = held
             else:
@@ -388,7 +327,7 @@ class LocRib:
                         if only[2] or holder[2]:
                             self._count(name, only, holder)
                         entries[key] = (key, attrs, holder)
-                        if entry[1] is not attrs or not _same_but_stale(only, holder):
+                        if entry[1] is not attrs or not same_but_stale(only, holder):
                             add_change(best_change(key, path, alone))
                     continue
                 change = self._second_origin(key, entry[1], only, path)
@@ -423,7 +362,7 @@ class LocRib:
                     if only[2] or holder[2]:
                         self._count(peer.name, only, holder)
                     entries[key] = (key, path.attributes, holder)
-                    if entry[1] is not path.attributes or not _same_but_stale(only, holder):
+                    if entry[1] is not path.attributes or not same_but_stale(only, holder):
                         changes.append(best_change(key, path, (path,)))
                 return key
             change = self._second_origin(key, entry[1], only, path)
@@ -515,7 +454,7 @@ class LocRib:
             self._entries[key] = (key, *candidates)
             if self._partial:
                 self._partial.pop(key, None)
-            if _same_selection(old_selected, candidates):
+            if same_selection(old_selected, candidates):
                 return None
             only = self._path(candidates[0], candidates[1])
             return best_change(key, only, (only,))
@@ -536,7 +475,7 @@ class LocRib:
                 self._partial.pop(key, None)
         else:
             self._partial[key] = count
-        if _same_selection(old_selected, ordered[:2 * count]):
+        if same_selection(old_selected, ordered[:2 * count]):
             return None
         return best_change(key, paths[0], tuple(paths[:count]))
 
@@ -582,7 +521,7 @@ class LocRib:
                     continue
             flat: Flat = entry[1:]
             kept: list[Any] = []
-            for attrs, held in _pairs(flat):
+            for attrs, held in pairs(flat):
                 if held[0].name == peer_name:
                     removed += 1
                     stale += held[2]
