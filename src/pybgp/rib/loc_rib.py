@@ -247,10 +247,10 @@ class LocRib:
         set stayed the same."""
         entry = self._entries.get(prefix)
         name = peer.name
-        holder = self._held(path) if path is not None else None
+        if path is None:
+            return None if entry is None else self._withdraw(entry, name, path_id)
+        holder = self._held(path)
         if entry is None:
-            if path is None or holder is None:
-                return None
             self._entries[prefix] = (prefix, path.attributes, holder)
             self._count(name, None, holder)
             return best_change(prefix, path, (path,))
@@ -259,22 +259,37 @@ class LocRib:
         if len(entry) == 3:  # the shapes of a feed: first path replaced, or a second one arriving
             only: Holder = entry[2]
             if only[0].name == name and only[3] == path_id:
-                if path is not None and path.attributes is entry[1] and holder is only:
+                if path.attributes is entry[1] and holder is only:
                     return None
                 self._count(name, only, holder)
-                if path is None or holder is None:
-                    del self._entries[prefix]
-                    return best_change(key, None, ())
                 self._entries[prefix] = (key, path.attributes, holder)
                 if path.attributes is entry[1] and same_but_stale(only, holder):
                     return None
                 return best_change(key, path, (path,))
-            if path is None or holder is None:
-                return None
             stored = self._twin(entry[1], path)
             self._count(name, None, stored[1])
             return self._reselect(key, flat + stored, flat)
-        old_selected = self._selected(prefix, flat)
+        others, old = self._split(flat, name, path_id)
+        stored = (path.attributes, holder)
+        if len(others) == 2:  # the other ToR's path beside it: see `_twin`
+            stored = self._twin(others[0], path)
+        self._count(name, old, stored[1])
+        return self._reselect(key, (*others, *stored), self._selected(key, flat))
+
+    def _withdraw(self, entry: Entry, name: str, path_id: int) -> BestChange | None:
+        """`update(prefix, peer, None, path_id)` for the stored `entry` of `prefix`."""
+        key: Prefix = entry[0]
+        flat: Flat = entry[1:]
+        others, old = self._split(flat, name, path_id)
+        if old is None:
+            return None
+        self._count(name, old, None)
+        return self._reselect(key, others, self._selected(key, flat))
+
+    @staticmethod
+    def _split(flat: Flat, name: str, path_id: int) -> tuple[Flat, Holder | None]:
+        """`flat` without the candidate of origin `name` and `path_id`, and that candidate's holder
+        (None when it has none)."""
         others: list[Any] = []
         old: Holder | None = None
         for attrs, held in pairs(flat):
@@ -282,17 +297,7 @@ class LocRib:
                 old = held
             else:
                 others += (attrs, held)
-        if path is None or holder is None:
-            if old is None:
-                return None
-            candidates = tuple(others)
-        else:
-            stored = (path.attributes, holder)
-            if len(others) == 2:  # the other ToR's path beside it: see `_twin`
-                stored = self._twin(others[0], path)
-            candidates = (*others, *stored)
-        self._count(name, old, None if path is None else candidates[-1])
-        return self._reselect(key, candidates, old_selected)
+        return tuple(others), old
 
     def update_many(self, prefixes: Iterable[Prefix], peer: PeerInfo, path: Path,
                     changes: list[BestChange]) -> list[Prefix]:
